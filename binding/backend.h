@@ -1,0 +1,71 @@
+// The interface both backends (emulator, cann) implement. Arguments arrive
+// already validated by the TypeScript facade (SPEC §1–§2); implementations
+// still bounds-check everything so a direct or malformed call cannot crash
+// the process, and report problems by throwing QmmException.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tensor.h"
+
+namespace qmm {
+
+// Cooperative cancellation: set by AbortSignal; backends check it before
+// starting work (and the emulator between tiles).
+struct CancelToken {
+  std::atomic<bool> cancelled{false};
+};
+
+struct QuantMatmulArgs {
+  TensorArg x1, x2, scale;
+  std::optional<TensorArg> offset, pertokenScale, bias;
+  TensorArg out;  // contiguous ND, the output shape and dtype; written by the op
+  const CancelToken* cancel = nullptr;
+};
+
+struct TransQuantParamArgs {
+  TensorArg scale;                  // float32 (n,) or (1,n)
+  std::optional<TensorArg> offset;  // float32
+  int roundMode = 0;                // 0 truncation, 1 RNE (SPEC §4)
+  TensorArg out;                    // int64, max(len) elements
+  const CancelToken* cancel = nullptr;
+};
+
+// ND -> FRACTAL_NZ or FRACTAL_NZ -> ND, decided by src.format / dst.format.
+// For NZ the storage dims carry C0 (SPEC §5.1).
+struct FormatCastArgs {
+  TensorArg src;
+  TensorArg dst;
+  const CancelToken* cancel = nullptr;
+};
+
+struct BackendInfo {
+  std::string name;      // "cpu" or "cann"
+  std::string detail;    // e.g. ISA in use, library paths
+  int deviceCount = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual BackendInfo info() const = 0;
+
+  virtual void quantMatmul(const QuantMatmulArgs& a) = 0;
+  virtual void transQuantParam(const TransQuantParamArgs& a) = 0;
+  virtual void formatCast(const FormatCastArgs& a) = 0;
+
+  // Device memory. The emulator never hands out device memory (its npu:N
+  // tensors are host buffers owned by JS), so its implementations throw.
+  virtual bool hasDeviceMemory() const { return false; }
+  virtual void* deviceAlloc(int /*device*/, size_t /*bytes*/) { return nullptr; }
+  virtual void deviceFree(int /*device*/, void* /*ptr*/) {}
+  virtual void copyToDevice(int /*device*/, void* /*dst*/, const void* /*src*/, size_t /*bytes*/) {}
+  virtual void copyToHost(int /*device*/, void* /*dst*/, const void* /*src*/, size_t /*bytes*/) {}
+  virtual void copyDeviceToDevice(int /*device*/, void* /*dst*/, const void* /*src*/, size_t /*bytes*/) {}
+};
+
+}  // namespace qmm

@@ -1,0 +1,19 @@
+// One compute pool for the process (DESIGN decision 6): sized by
+// QMM_NUM_THREADS or the core count, shared by every op and every caller
+// thread, so many in-flight Promises never oversubscribe the cores.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace qmm {
+
+int computeThreads();
+
+// Runs fn(i) for i in [0, count) on the pool; the calling thread helps.
+// Exceptions thrown by fn are rethrown here (the first one wins). When
+// `stop` becomes true, tasks not yet started are skipped.
+void parallelFor(int64_t count, const std::function<void(int64_t)>& fn,
+                 const std::function<bool()>& stop = {});
+
+}  // namespace qmm

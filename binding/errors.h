@@ -1,0 +1,50 @@
+// The one exception type the backends throw; the binding turns it into a JS
+// Error whose `code` the TypeScript facade maps onto QmmError.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace qmm {
+
+enum class ErrorCode {
+  Shape,        // ERR_QMM_SHAPE
+  DType,        // ERR_QMM_DTYPE
+  Format,       // ERR_QMM_FORMAT
+  Broadcast,    // ERR_QMM_BROADCAST
+  Unsupported,  // ERR_QMM_UNSUPPORTED
+  Device,       // ERR_QMM_DEVICE (carries the aclnn/acl status)
+  Backend,      // ERR_QMM_BACKEND
+  Aborted,      // ERR_QMM_ABORTED
+  File,         // ERR_QMM_FILE
+  Internal,     // ERR_QMM_INTERNAL: a broken invariant inside the addon
+};
+
+const char* errorCodeName(ErrorCode c);
+
+class QmmException : public std::runtime_error {
+ public:
+  QmmException(ErrorCode code, const std::string& message, long long status = 0,
+               std::string call = {}, std::string deviceMessage = {})
+      : std::runtime_error(message),
+        code_(code),
+        status_(status),
+        call_(std::move(call)),
+        deviceMessage_(std::move(deviceMessage)) {}
+  ErrorCode code() const { return code_; }
+  long long status() const { return status_; }
+  const std::string& call() const { return call_; }
+  const std::string& deviceMessage() const { return deviceMessage_; }
+
+ private:
+  ErrorCode code_;
+  long long status_;
+  std::string call_;
+  std::string deviceMessage_;
+};
+
+[[noreturn]] inline void fail(ErrorCode code, const std::string& message) {
+  throw QmmException(code, message);
+}
+
+}  // namespace qmm

@@ -1,0 +1,57 @@
+/** The dtypes a Tensor can hold, their aclDataType codes (SPEC §6.2) and host arrays. */
+
+export type DType = 'int8' | 'uint8' | 'int32' | 'int64' | 'float16' | 'bfloat16' | 'float32';
+
+/** The output dtypes npuQuantMatmul accepts on A2/A3 (SPEC §2.1). */
+export type OutputDType = 'int8' | 'float16' | 'bfloat16' | 'int32';
+
+export type HostArray = Int8Array | Uint8Array | Int32Array | BigInt64Array | Uint16Array | Float32Array;
+
+type HostArrayCtor =
+  | Int8ArrayConstructor
+  | Uint8ArrayConstructor
+  | Int32ArrayConstructor
+  | BigInt64ArrayConstructor
+  | Uint16ArrayConstructor
+  | Float32ArrayConstructor;
+
+export interface DTypeInfo {
+  readonly name: DType;
+  /** aclDataType code. */
+  readonly code: number;
+  readonly itemSize: number;
+  readonly array: HostArrayCtor;
+}
+
+export const DTYPES: Readonly<Record<DType, DTypeInfo>> = {
+  float32: { name: 'float32', code: 0, itemSize: 4, array: Float32Array },
+  float16: { name: 'float16', code: 1, itemSize: 2, array: Uint16Array },
+  int8: { name: 'int8', code: 2, itemSize: 1, array: Int8Array },
+  int32: { name: 'int32', code: 3, itemSize: 4, array: Int32Array },
+  uint8: { name: 'uint8', code: 4, itemSize: 1, array: Uint8Array },
+  int64: { name: 'int64', code: 9, itemSize: 8, array: BigInt64Array },
+  bfloat16: { name: 'bfloat16', code: 27, itemSize: 2, array: Uint16Array },
+};
+
+export const DTYPE_NAMES = Object.keys(DTYPES) as DType[];
+
+export function isDType(v: unknown): v is DType {
+  return typeof v === 'string' && Object.prototype.hasOwnProperty.call(DTYPES, v);
+}
+
+/** Checks a dtype argument: TypeError for anything that is not one of the names. */
+export function checkDType(v: unknown, argument: string): DType {
+  if (!isDType(v)) {
+    throw new TypeError(`${argument} must be one of ${DTYPE_NAMES.map((d) => `'${d}'`).join(', ')}, got ${JSON.stringify(v) ?? String(v)}`);
+  }
+  return v;
+}
+
+export function allocHost(dtype: DType, length: number): HostArray {
+  return new DTYPES[dtype].array(length) as HostArray;
+}
+
+/** The host array class expected for a dtype's raw data, e.g. Uint16Array for float16 bits. */
+export function hostArrayName(dtype: DType): string {
+  return DTYPES[dtype].array.name;
+}

@@ -1,0 +1,18 @@
+/**
+ * ascend-quant-matmul: Huawei Ascend quantized matmul for Node.js.
+ * The public API (names fixed by DESIGN.md).
+ */
+
+export { backendInfo, setBackend, type BackendInfo, type BackendName, type BackendRequest } from './backend';
+export { DTYPE_NAMES, type DType, type HostArray, type OutputDType } from './dtypes';
+export type { Device } from './device';
+export { QmmError, isQmmError, type QmmErrorCode } from './errors';
+export { decodeHalf, encodeHalf, bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './half';
+export { fromFloat32, tensor, zeros, Tensor, type Format, type TensorOptions } from './tensor';
+export { npuFormatCast, npuFormatCastSync } from './ops/format_cast';
+export { npuQuantMatmul, npuQuantMatmulSync } from './ops/quant_matmul';
+export { npuTransQuantParam, npuTransQuantParamSync } from './ops/trans_quant_param';
+export type { QuantMatmulOptions } from './validate/quant_matmul';
+export type { TransQuantParamOptions } from './validate/trans_quant_param';
+export type { AclFormat, FormatCastOptions } from './validate/format_cast';
+export * from './safetensors';
