@@ -157,8 +157,8 @@ export function planQuantMatmul(x1v: unknown, x2v: unknown, scalev: unknown, opt
 
   if (nz) {
     if (!x2T && !x2.isContiguous()) fail('ERR_QMM_FORMAT', 'x2', 'a FRACTAL_NZ weight can be used as cast or as its .t() / .transpose(-1, -2) view, not as another view');
-    if (x2.shape[r2 - 1] === 1 || x2.shape[r2 - 2] === 1) {
-      fail('ERR_QMM_FORMAT', 'x2', `when the format of x2 is FRACTAL_NZ, the last two dimensions of x2 can not be 1, got ${fmtShape(x2.shape)}`);
+    if (k === 1 || n === 1) {
+      fail('ERR_QMM_FORMAT', 'x2', `when the format of x2 is FRACTAL_NZ, the last two dimensions of x2 can not be 1, got k = ${k}, n = ${n}`);
     }
     const c0 = (x2.storageShape as readonly number[])[(x2.storageShape as readonly number[]).length - 1];
     const want = int4 ? 8 : 32;
