@@ -6,7 +6,5 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    reporters: ['default', 'json'],
-    outputFile: { json: 'build/vitest-results.json' },
   },
 });

@@ -304,7 +304,7 @@ export class Tensor {
     const target = parseDevice(device);
     const backend = currentBackend();
     if (target.kind === 'npu' && target.index >= backend.deviceCount) {
-      throw new QmmError('ERR_QMM_DEVICE', `npu:${target.index} does not exist: the ${backend.name} backend has ${backend.deviceCount} device(s)`, { argument: 'device' });
+      throw new QmmError('ERR_QMM_DEVICE', `device: npu:${target.index} does not exist: the ${backend.name} backend has ${backend.deviceCount} device(s)`, { argument: 'device' });
     }
     const nz = this.format === 'FRACTAL_NZ';
     // Source elements as a host array: NZ keeps its storage, ND views are gathered.

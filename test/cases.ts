@@ -5,7 +5,7 @@
 
 import { tensor, type OutputDType, type QuantMatmulOptions, type Tensor } from '../lib/index';
 import { floatTensor, makeX1, makeX2, prod, randFloats, randInt, randInts, type Rng } from './helpers';
-import { refTransQuantParam, type RefQuantMatmulInput } from './reference';
+import { bitsFromF32, refTransQuantParam, type RefQuantMatmulInput } from './reference';
 
 export type ScaleKind = 'int64' | 'float32' | 'bfloat16';
 export type BiasKind = 'none' | 'int32' | 'float32' | 'float16' | 'bfloat16';
@@ -18,6 +18,8 @@ export interface CaseSpec {
   bias: BiasKind;
   bias3d?: boolean;
   offset?: boolean;
+  /** offset of length 1 (else n); random when absent */
+  offsetLen1?: boolean;
   pertoken?: boolean;
   x1T?: boolean;
   x2T?: boolean;
@@ -97,7 +99,8 @@ export function buildCase(r: Rng, spec: CaseSpec): BuiltCase {
 
   let offsetValues: number[] | undefined;
   if (spec.offset) {
-    offsetValues = randFloats(r, r() < 0.3 ? 1 : n, -300, 300).map((v) => (r() < 0.2 ? Math.round(v) + 0.5 : v));
+    const len1 = spec.offsetLen1 ?? r() < 0.3;
+    offsetValues = randFloats(r, len1 ? 1 : n, -300, 300).map((v) => (r() < 0.2 ? Math.round(v) + 0.5 : v));
     options.offset = tensor(Float32Array.from(offsetValues), [offsetValues.length], 'float32');
     ref.offset = offsetValues;
   }
@@ -107,7 +110,10 @@ export function buildCase(r: Rng, spec: CaseSpec): BuiltCase {
   if (spec.scale === 'int64') {
     // an explicit int64 scale carries its own offset bits (SPEC §2.3)
     const packedOffsets = spec.out === 'int8' ? randFloats(r, sLen, -300, 300) : undefined;
-    const q = refTransQuantParam(sv, packedOffsets, 0);
+    // also with live low 13 bits (msModelSlim writes raw fp32 bits as I64, WEIGHTS.md §1.3) that the fixpipe ignores
+    const q = r() < 0.5
+      ? refTransQuantParam(sv, packedOffsets, 0).map((v) => v | BigInt(randInt(r, 0, 0x1fff)))
+      : sv.map((v) => BigInt(bitsFromF32(v)));
     scale = tensor(BigInt64Array.from(q), [sLen], 'int64');
     ref.scale = { dtype: 'int64', values: q };
   } else {

@@ -264,10 +264,16 @@ export function refQuantMatmul(inp: RefQuantMatmulInput): RefResult {
     const i1 = batchIndex(b1, outBatch, b);
     const i2 = batchIndex(b2, outBatch, b);
     for (let i = 0; i < m; i++) {
+      // exact integer sums (|sum| < 2^53), accumulated row by row for speed
+      const accRow = new Float64Array(n);
+      for (let kk = 0; kk < k; kk++) {
+        const a = x1[(i1 * m + i) * k + kk];
+        if (a === 0) continue;
+        const base = (i2 * k + kk) * n;
+        for (let j = 0; j < n; j++) accRow[j] += a * x2[base + j];
+      }
       for (let j = 0; j < n; j++) {
-        let acc = 0;
-        for (let kk = 0; kk < k; kk++) acc += x1[(i1 * m + i) * k + kk] * x2[(i2 * k + kk) * n + j];
-        let A = acc | 0; // two's-complement wrap (SPEC §8 decision)
+        let A = accRow[j] | 0; // two's-complement wrap (SPEC §8 decision)
         let floatBias: number | undefined;
         if (inp.bias) {
           const bb = inp.bias.shape.length === 3 ? b : 0;

@@ -81,7 +81,7 @@ export function broadcastBatch(x1: Tensor, x2: Tensor): number[] {
     if (s !== l && s !== 1 && l !== 1) {
       throw new QmmError(
         'ERR_QMM_BROADCAST',
-        `x1 ${fmtShape(x1.shape)} and x2 ${fmtShape(x2.shape)}: the x1 shape and x2 shape not supported for broadcast, the short_dim is ${s} and  the long_dim is ${l}`,
+        `x2: x1 ${fmtShape(x1.shape)} and x2 ${fmtShape(x2.shape)}: the x1 shape and x2 shape not supported for broadcast, the short_dim is ${s} and  the long_dim is ${l}`,
         { argument: 'x2' },
       );
     }

@@ -221,7 +221,10 @@ MOCK_API aclError aclrtGetDeviceCount(uint32_t* count) {
 }
 
 MOCK_API const char* aclGetRecentErrMsg(void) {
-  st().totalCalls++;
+  {
+    Guard g(mu());
+    st().totalCalls++;
+  }
   if (t_err.empty()) return nullptr;
   t_errReturned.swap(t_err);
   t_err.clear();

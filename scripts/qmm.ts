@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+/** The `qmm` command line: info, demo, bench (and prepare, see issue 6). */
+
+import { Command } from 'commander';
+import { backendInfo, QmmError } from '../lib/index';
+import { runDemo } from './demo/run';
+
+function fail(e: unknown): never {
+  if (e instanceof QmmError) console.error(`qmm: ${e.code}: ${e.message}`);
+  else console.error(`qmm: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+  process.exit(1);
+}
+
+const program = new Command();
+program.name('qmm').description('Ascend quantized matmul for Node.js: tools').showHelpAfterError();
+
+program
+  .command('info')
+  .description('show the backend in use, why it was chosen, devices and kernel')
+  .option('--json', 'print JSON')
+  .addHelpText('after', '\nExamples:\n  qmm info\n  QMM_BACKEND=cann qmm info --json')
+  .action((opts: { json?: boolean }) => {
+    const i = backendInfo();
+    if (opts.json) {
+      console.log(JSON.stringify(i, null, 2));
+      return;
+    }
+    console.log(`backend:   ${i.backend} (requested ${i.requested})`);
+    console.log(`reason:    ${i.reason}`);
+    console.log(`detail:    ${i.detail}`);
+    console.log(`devices:   ${i.deviceCount}${i.backend === 'cpu' ? ' (emulated npu:N)' : ''}`);
+    console.log(`binding:   ${i.binding ?? '-'}`);
+    if (i.cannError) console.log(`cann:      ${i.cannError}`);
+    console.log(`node:      ${process.version} ${process.platform}-${process.arch}`);
+  });
+
+program
+  .command('demo')
+  .description('run the seed examples (a)–(e) on the current backend')
+  .argument('[ids...]', 'example ids to run (a b c d e); all by default')
+  .addHelpText('after', '\nExamples:\n  qmm demo\n  qmm demo a d\n  QMM_BACKEND=cpu qmm demo')
+  .action(async (ids: string[]) => {
+    await runDemo(ids).catch(fail);
+  });
+
+program
+  .command('bench')
+  .description('benchmark against onnxruntime-node (writes BENCHMARKS.md with --write)')
+  .allowUnknownOption(true)
+  .helpOption(false)
+  .argument('[args...]', 'options passed to the benchmark (--quick, --json, --write, --help)')
+  .addHelpText('after', '\nExamples:\n  qmm bench --quick\n  qmm bench --json')
+  .action(async (args: string[]) => {
+    let mod: { runBench(argv: string[]): Promise<void> };
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      mod = require('./bench/index') as typeof mod;
+    } catch (e) {
+      fail(new Error(`the benchmark is not available in this build: ${(e as Error).message}`));
+    }
+    await mod.runBench(args).catch(fail);
+  });
+
+program.parseAsync(process.argv).catch(fail);
