@@ -43,6 +43,25 @@ struct FormatCastArgs {
   const CancelToken* cancel = nullptr;
 };
 
+// npu_quantize with div_mode=False (static, per-tensor or per-channel along
+// the last dim): out = sat_int8(rne(f32(x) * scale + offset)).
+struct QuantizeArgs {
+  TensorArg x;                      // float16 / bfloat16 / float32
+  TensorArg scale;                  // float32 or x's dtype, (1,) or (last dim,)
+  std::optional<TensorArg> offset;  // same shapes as scale
+  TensorArg out;                    // int8, x's shape
+  const CancelToken* cancel = nullptr;
+};
+
+// npu_dynamic_quant (per-token symmetric int8): scale[row] = max|x[row]| / 127,
+// out = sat_int8(rne(x / scale[row])).
+struct DynamicQuantArgs {
+  TensorArg x;         // float16 / bfloat16 / float32, (..., k)
+  TensorArg out;       // int8, x's shape
+  TensorArg scaleOut;  // float32, x.shape[:-1]
+  const CancelToken* cancel = nullptr;
+};
+
 struct BackendInfo {
   std::string name;      // "cpu" or "cann"
   std::string detail;    // e.g. ISA in use, library paths
@@ -57,6 +76,8 @@ class Backend {
   virtual void quantMatmul(const QuantMatmulArgs& a) = 0;
   virtual void transQuantParam(const TransQuantParamArgs& a) = 0;
   virtual void formatCast(const FormatCastArgs& a) = 0;
+  virtual void quantize(const QuantizeArgs& a);
+  virtual void dynamicQuant(const DynamicQuantArgs& a);
 
   // Device memory. The emulator never hands out device memory (its npu:N
   // tensors are host buffers owned by JS), so its implementations throw.

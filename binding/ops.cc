@@ -140,6 +140,33 @@ std::unique_ptr<OpCall> formatCastCall(const Napi::CallbackInfo& info, const std
   return call;
 }
 
+std::unique_ptr<OpCall> quantizeCall(const Napi::CallbackInfo& info, const std::shared_ptr<Backend>& backend) {
+  Napi::Object o = argsObject(info);
+  auto call = std::make_unique<OpCall>();
+  auto args = std::make_shared<QuantizeArgs>();
+  args->x = readTensor(o, "x", call->keep);
+  args->scale = readTensor(o, "scale", call->keep);
+  args->offset = readOptionalTensor(o, "offset", call->keep);
+  args->out = readTensor(o, "out", call->keep);
+  call->cancel = readCancel(o, call->keep);
+  args->cancel = call->cancel.get();
+  call->run = [backend, args] { backend->quantize(*args); };
+  return call;
+}
+
+std::unique_ptr<OpCall> dynamicQuantCall(const Napi::CallbackInfo& info, const std::shared_ptr<Backend>& backend) {
+  Napi::Object o = argsObject(info);
+  auto call = std::make_unique<OpCall>();
+  auto args = std::make_shared<DynamicQuantArgs>();
+  args->x = readTensor(o, "x", call->keep);
+  args->out = readTensor(o, "out", call->keep);
+  args->scaleOut = readTensor(o, "scaleOut", call->keep);
+  call->cancel = readCancel(o, call->keep);
+  args->cancel = call->cancel.get();
+  call->run = [backend, args] { backend->dynamicQuant(*args); };
+  return call;
+}
+
 template <typename F>
 Napi::Value guarded(Napi::Env env, F&& f) {
   try {
@@ -187,6 +214,10 @@ Napi::Function BackendHandle::Init(Napi::Env env) {
                       InstanceMethod("transQuantParamSync", &BackendHandle::TransQuantParamSync),
                       InstanceMethod("formatCast", &BackendHandle::FormatCast),
                       InstanceMethod("formatCastSync", &BackendHandle::FormatCastSync),
+                      InstanceMethod("quantize", &BackendHandle::Quantize),
+                      InstanceMethod("quantizeSync", &BackendHandle::QuantizeSync),
+                      InstanceMethod("dynamicQuant", &BackendHandle::DynamicQuant),
+                      InstanceMethod("dynamicQuantSync", &BackendHandle::DynamicQuantSync),
                       InstanceMethod("alloc", &BackendHandle::Alloc),
                       InstanceMethod("upload", &BackendHandle::Upload),
                       InstanceMethod("download", &BackendHandle::Download),
@@ -231,6 +262,19 @@ Napi::Value BackendHandle::FormatCast(const Napi::CallbackInfo& info) {
 }
 Napi::Value BackendHandle::FormatCastSync(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] { return runSync(info.Env(), *formatCastCall(info, backend_)); });
+}
+
+Napi::Value BackendHandle::Quantize(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] { return runAsync(info.Env(), quantizeCall(info, backend_)); });
+}
+Napi::Value BackendHandle::QuantizeSync(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] { return runSync(info.Env(), *quantizeCall(info, backend_)); });
+}
+Napi::Value BackendHandle::DynamicQuant(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] { return runAsync(info.Env(), dynamicQuantCall(info, backend_)); });
+}
+Napi::Value BackendHandle::DynamicQuantSync(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] { return runSync(info.Env(), *dynamicQuantCall(info, backend_)); });
 }
 
 // alloc(device, bytes) -> DeviceBuffer

@@ -24,6 +24,10 @@ class BackendHandle : public Napi::ObjectWrap<BackendHandle> {
   Napi::Value TransQuantParamSync(const Napi::CallbackInfo& info);
   Napi::Value FormatCast(const Napi::CallbackInfo& info);
   Napi::Value FormatCastSync(const Napi::CallbackInfo& info);
+  Napi::Value Quantize(const Napi::CallbackInfo& info);
+  Napi::Value QuantizeSync(const Napi::CallbackInfo& info);
+  Napi::Value DynamicQuant(const Napi::CallbackInfo& info);
+  Napi::Value DynamicQuantSync(const Napi::CallbackInfo& info);
   Napi::Value Alloc(const Napi::CallbackInfo& info);
   Napi::Value Upload(const Napi::CallbackInfo& info);
   Napi::Value Download(const Napi::CallbackInfo& info);

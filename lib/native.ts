@@ -55,6 +55,21 @@ export interface NativeFormatCastArgs {
   cancel?: NativeCancelToken;
 }
 
+export interface NativeQuantizeArgs {
+  x: NativeTensorDesc;
+  scale: NativeTensorDesc;
+  offset?: NativeTensorDesc;
+  out: NativeTensorDesc;
+  cancel?: NativeCancelToken;
+}
+
+export interface NativeDynamicQuantArgs {
+  x: NativeTensorDesc;
+  out: NativeTensorDesc;
+  scaleOut: NativeTensorDesc;
+  cancel?: NativeCancelToken;
+}
+
 export interface NativeBackendInfo {
   name: 'cpu' | 'cann';
   detail: string;
@@ -70,6 +85,10 @@ export interface NativeBackend {
   transQuantParamSync(a: NativeTransQuantParamArgs): void;
   formatCast(a: NativeFormatCastArgs): Promise<void>;
   formatCastSync(a: NativeFormatCastArgs): void;
+  quantize(a: NativeQuantizeArgs): Promise<void>;
+  quantizeSync(a: NativeQuantizeArgs): void;
+  dynamicQuant(a: NativeDynamicQuantArgs): Promise<void>;
+  dynamicQuantSync(a: NativeDynamicQuantArgs): void;
   alloc(device: number, bytes: number): NativeDeviceBuffer;
   upload(dst: NativeDeviceBuffer, dstByteOffset: number, src: ArrayBufferView): void;
   download(src: NativeDeviceBuffer, srcByteOffset: number, dst: ArrayBufferView): void;
