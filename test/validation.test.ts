@@ -4,7 +4,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { fromFloat32, npuFormatCastSync, npuQuantMatmul, npuQuantMatmulSync, QmmError, tensor, type QuantMatmulOptions, type Tensor } from '../lib/index';
+import { fromFloat32, npuFormatCastSync, npuQuantMatmul, npuQuantMatmulSync, QmmError, Tensor, tensor, type QuantMatmulOptions } from '../lib/index';
 
 const i8 = (shape: number[]) => tensor(new Int8Array(shape.reduce((a, b) => a * b, 1)).fill(1), shape, 'int8');
 const i32 = (shape: number[]) => tensor(new Int32Array(shape.reduce((a, b) => a * b, 1)), shape, 'int32');
@@ -41,6 +41,16 @@ const CASES: Case[] = [
   { name: 'NZ x2 with n = 1', call: () => npuQuantMatmulSync(i8([4, 4]), npuFormatCastSync(i8([4, 1]), 29), f32([1])), code: 'ERR_QMM_FORMAT', text: 'can not be 1' },
   { name: 'int4 NZ x2 with C0 16', call: () => npuQuantMatmulSync(i32([4, 2]), npuFormatCastSync(i32([16, 2]), 29), f32([1]), { outputDtype: 'float16' }), code: 'ERR_QMM_FORMAT', text: 'C0 = 8' },
   { name: 'NZ scale', call: () => npuQuantMatmulSync(i8([4, 4]), i8([4, 4]), npuFormatCastSync(f32([2, 4]), 29)), code: 'ERR_QMM_FORMAT', argument: 'scale' },
+  {
+    name: 'NZ storage dims that only match in element count',
+    call: () => {
+      const nz = npuFormatCastSync(i8([16, 96]), 29); // storage (3, 1, 16, 32)
+      const liar = new Tensor({ dtype: 'int8', shape: [16, 96], strides: [96, 1], offset: 0, format: 'FRACTAL_NZ', storageShape: [1, 3, 16, 32], device: 'cpu', storage: nz.storage });
+      return npuQuantMatmulSync(i8([2, 16]), liar, f32([1]));
+    },
+    code: 'ERR_QMM_FORMAT',
+    text: 'does not match (3, 1, 16, 32)',
+  },
   // ranks and empties
   { name: 'x1 rank 1', call: mm(i8([4]), i8([4, 4]), f32([1])), code: 'ERR_QMM_SHAPE', text: 'x1 dim num should be 2 ~ 6' },
   { name: 'x1 rank 7', call: mm(i8([1, 1, 1, 1, 1, 2, 2]), i8([2, 2]), f32([1])), code: 'ERR_QMM_SHAPE', text: 'x1 dim num should be 2 ~ 6' },

@@ -9,6 +9,7 @@ import type { Device } from '../device';
 import type { DType, OutputDType } from '../dtypes';
 import { checkDType } from '../dtypes';
 import { QmmError } from '../errors';
+import { nzStorageShape } from '../nz';
 import { fmtShape, isTransposedNzView, type Tensor } from '../tensor';
 import { commonDevice, fail, optionalTensor, requireND, requireOptions, requireSignal, requireTensor } from './common';
 
@@ -160,10 +161,15 @@ export function planQuantMatmul(x1v: unknown, x2v: unknown, scalev: unknown, opt
     if (k === 1 || n === 1) {
       fail('ERR_QMM_FORMAT', 'x2', `when the format of x2 is FRACTAL_NZ, the last two dimensions of x2 can not be 1, got k = ${k}, n = ${n}`);
     }
-    const c0 = (x2.storageShape as readonly number[])[(x2.storageShape as readonly number[]).length - 1];
+    const storage = x2.storageShape as readonly number[];
     const want = int4 ? 8 : 32;
-    if (c0 !== want) {
-      fail('ERR_QMM_FORMAT', 'x2', `a FRACTAL_NZ ${int4 ? 'int32 (int4) weight needs C0 = 8 (npuFormatCast(w, 29, { customizeDtype: \'int32\' }))' : 'int8 weight needs C0 = 32'}, got storage ${fmtShape(x2.storageShape as readonly number[])}`);
+    if (storage[storage.length - 1] !== want) {
+      fail('ERR_QMM_FORMAT', 'x2', `a FRACTAL_NZ ${int4 ? "int32 (int4) weight needs C0 = 8 (npuFormatCast(w, 29, { customizeDtype: 'int32' }))" : 'int8 weight needs C0 = 32'}, got storage ${fmtShape(storage)}`);
+    }
+    const phys = x2T ? [...x2.shape.slice(0, -2), x2.shape[r2 - 1], x2.shape[r2 - 2]] : [...x2.shape];
+    const expected = nzStorageShape(phys, want);
+    if (expected.length !== storage.length || expected.some((d, i) => d !== storage[i])) {
+      fail('ERR_QMM_FORMAT', 'x2', `FRACTAL_NZ storage ${fmtShape(storage)} does not match ${fmtShape(expected)} for the view ${fmtShape(x2.shape)}`);
     }
   }
 
