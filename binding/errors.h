@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace qmm {
 
@@ -35,12 +36,19 @@ class QmmException : public std::runtime_error {
   long long status() const { return status_; }
   const std::string& call() const { return call_; }
   const std::string& deviceMessage() const { return deviceMessage_; }
+  // ERR_QMM_BACKEND: what was tried (library paths and why each failed).
+  const std::vector<std::string>& tried() const { return tried_; }
+  QmmException& withTried(std::vector<std::string> tried) {
+    tried_ = std::move(tried);
+    return *this;
+  }
 
  private:
   ErrorCode code_;
   long long status_;
   std::string call_;
   std::string deviceMessage_;
+  std::vector<std::string> tried_;
 };
 
 [[noreturn]] inline void fail(ErrorCode code, const std::string& message) {

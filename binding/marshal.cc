@@ -84,6 +84,11 @@ Napi::Error toJsError(Napi::Env env, const QmmException& e) {
   if (e.status() != 0) err.Set("status", Napi::Number::New(env, static_cast<double>(e.status())));
   if (!e.call().empty()) err.Set("call", Napi::String::New(env, e.call()));
   if (!e.deviceMessage().empty()) err.Set("deviceMessage", Napi::String::New(env, e.deviceMessage()));
+  if (!e.tried().empty()) {
+    Napi::Array tried = Napi::Array::New(env, e.tried().size());
+    for (uint32_t i = 0; i < e.tried().size(); ++i) tried.Set(i, Napi::String::New(env, e.tried()[i]));
+    err.Set("tried", tried);
+  }
   return err;
 }
 

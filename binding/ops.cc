@@ -60,13 +60,22 @@ class OpWorker : public Napi::AsyncWorker {
       SetError(e.what());
     }
   }
+  // While a worker_thread is being terminated, N-API calls fail and
+  // node-addon-api turns that into a C++ exception; nothing can be reported
+  // then, and letting it escape would abort the process.
   void OnOK() override {
-    call_.reset();
-    deferred_.Resolve(Env().Undefined());
+    try {
+      call_.reset();
+      deferred_.Resolve(Env().Undefined());
+    } catch (...) {
+    }
   }
   void OnError(const Napi::Error&) override {
-    call_.reset();
-    deferred_.Reject(toJsError(Env(), *error_).Value());
+    try {
+      call_.reset();
+      deferred_.Reject(toJsError(Env(), *error_).Value());
+    } catch (...) {
+    }
   }
 
  private:

@@ -1,0 +1,92 @@
+// Compile-only check, built by cmake/FindCANN.cmake when CANN headers exist:
+// the signatures and enum values of binding/cann/acl_api.h must match the
+// real headers. Each X-list is expanded again here against the headers' own
+// types and compared with decltype(&realFunction).
+#include <type_traits>
+
+#include <acl/acl.h>
+#if __has_include(<aclnn/acl_meta.h>)
+#include <aclnn/acl_meta.h>
+#endif
+#include <aclnnop/aclnn_quant_matmul_v4.h>
+#if __has_include(<aclnnop/aclnn_quant_matmul_v3.h>)
+#include <aclnnop/aclnn_quant_matmul_v3.h>
+#define QMM_CHECK_V3 1
+#endif
+#if __has_include(<aclnnop/aclnn_quant_matmul_v5.h>)
+#include <aclnnop/aclnn_quant_matmul_v5.h>
+#define QMM_CHECK_V5 1
+#endif
+#if __has_include(<aclnnop/aclnn_quant_matmul_weight_nz.h>)
+#include <aclnnop/aclnn_quant_matmul_weight_nz.h>
+#define QMM_CHECK_NZ 1
+#endif
+#if __has_include(<aclnnop/aclnn_trans_quant_param_v2.h>)
+#include <aclnnop/aclnn_trans_quant_param_v2.h>
+#define QMM_CHECK_TQP_V2 1
+#endif
+#if __has_include(<aclnnop/aclnn_trans_quant_param_v3.h>)
+#include <aclnnop/aclnn_trans_quant_param_v3.h>
+#define QMM_CHECK_TQP_V3 1
+#endif
+#if __has_include(<aclnnop/aclnn_npu_format_cast.h>)
+#include <aclnnop/aclnn_npu_format_cast.h>
+#define QMM_CHECK_FORMAT_CAST 1
+#endif
+
+#include "cann/acl_api.h"
+
+// The V4 header marks its functions deprecated; taking their address is fine here.
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+namespace qmm_abi_check {
+#define QMM_REAL_TYPEDEF(name, ret, params) typedef ret(*name##_t) params;
+#define QMM_SAME(name, ret, params)                                         \
+  static_assert(std::is_same_v<decltype(&::name), qmm_abi_check::name##_t>, \
+                "binding/cann/acl_api.h: the signature of " #name " differs from CANN's");
+#define QMM_CHECK_GROUP(LIST) LIST(QMM_REAL_TYPEDEF) LIST(QMM_SAME)
+
+QMM_CHECK_GROUP(QMM_ACL_RUNTIME_FUNCS)
+QMM_CHECK_GROUP(QMM_ACL_META_FUNCS)
+QMM_CHECK_GROUP(QMM_ACLNN_QMM_V4_FUNCS)
+#ifdef QMM_CHECK_V3
+QMM_CHECK_GROUP(QMM_ACLNN_QMM_V3_FUNCS)
+#endif
+#ifdef QMM_CHECK_V5
+QMM_CHECK_GROUP(QMM_ACLNN_QMM_V5_FUNCS)
+#endif
+#ifdef QMM_CHECK_NZ
+QMM_CHECK_GROUP(QMM_ACLNN_QMM_NZ_FUNCS)
+#endif
+#ifdef QMM_CHECK_TQP_V2
+QMM_CHECK_GROUP(QMM_ACLNN_TQP_V2_FUNCS)
+#endif
+#ifdef QMM_CHECK_TQP_V3
+QMM_CHECK_GROUP(QMM_ACLNN_TQP_V3_FUNCS)
+#endif
+#ifdef QMM_CHECK_FORMAT_CAST
+QMM_CHECK_GROUP(QMM_ACLNN_FORMAT_CAST_FUNCS)
+#endif
+
+namespace ours = qmm::acl;
+static_assert(sizeof(ours::aclDataType) == sizeof(::aclDataType) && sizeof(ours::aclFormat) == sizeof(::aclFormat) &&
+                  sizeof(ours::aclrtMemcpyKind) == sizeof(::aclrtMemcpyKind) &&
+                  sizeof(ours::aclrtMemMallocPolicy) == sizeof(::aclrtMemMallocPolicy),
+              "binding/cann/acl_api.h: an enum has a different size than CANN's");
+#define QMM_SAME_VALUE(e) \
+  static_assert(static_cast<long long>(ours::e) == static_cast<long long>(::e), "acl_api.h: value of " #e);
+QMM_SAME_VALUE(ACL_FLOAT)
+QMM_SAME_VALUE(ACL_FLOAT16)
+QMM_SAME_VALUE(ACL_INT8)
+QMM_SAME_VALUE(ACL_INT32)
+QMM_SAME_VALUE(ACL_UINT8)
+QMM_SAME_VALUE(ACL_INT64)
+QMM_SAME_VALUE(ACL_UINT64)
+QMM_SAME_VALUE(ACL_BF16)
+QMM_SAME_VALUE(ACL_FORMAT_ND)
+QMM_SAME_VALUE(ACL_FORMAT_FRACTAL_NZ)
+QMM_SAME_VALUE(ACL_MEMCPY_HOST_TO_DEVICE)
+QMM_SAME_VALUE(ACL_MEMCPY_DEVICE_TO_HOST)
+QMM_SAME_VALUE(ACL_MEMCPY_DEVICE_TO_DEVICE)
+QMM_SAME_VALUE(ACL_MEM_MALLOC_HUGE_FIRST)
+}  // namespace qmm_abi_check

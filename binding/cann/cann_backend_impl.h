@@ -1,0 +1,44 @@
+// The CANN Backend (private to binding/cann). Ops: cann_ops.cc; process-wide
+// setup, memory and info: cann_backend.cc.
+#pragma once
+
+#include <initializer_list>
+
+#include "../backend.h"
+#include "device_runtime.h"
+
+namespace qmm {
+
+class CannBackend final : public Backend {
+ public:
+  CannBackend(const CannApi& api, int deviceCount) : api_(api), rt_(api, deviceCount) {}
+
+  BackendInfo info() const override;
+  void quantMatmul(const QuantMatmulArgs& a) override;
+  void transQuantParam(const TransQuantParamArgs& a) override;
+  void formatCast(const FormatCastArgs& a) override;
+
+  bool hasDeviceMemory() const override { return true; }
+  void* deviceAlloc(int device, size_t bytes) override;
+  void deviceFree(int device, void* ptr) override;
+  void copyToDevice(int device, void* dst, const void* src, size_t bytes) override;
+  void copyToHost(int device, void* dst, const void* src, size_t bytes) override;
+  void copyDeviceToDevice(int device, void* dst, const void* src, size_t bytes) override;
+
+ private:
+  // GetWorkspaceSize, workspace, run, aclrtSynchronizeStream (SPEC §6.3).
+  template <typename GetWorkspace, typename Run>
+  void twoPhase(DeviceRuntime::Lock& lock, const char* getName, GetWorkspace&& getWorkspace, const char* runName,
+                Run run);
+  void formatCastOnHost(const FormatCastArgs& a, int device);
+  void copy(int device, void* dst, const void* src, size_t bytes, acl::aclrtMemcpyKind kind);
+
+  const CannApi& api_;
+  DeviceRuntime rt_;
+};
+
+// The device an op runs on: that of its device-memory tensors (which must
+// agree), or npu:0 when every tensor is host memory.
+int opDevice(std::initializer_list<const TensorArg*> tensors);
+
+}  // namespace qmm

@@ -1,0 +1,257 @@
+/**
+ * The CANN backend over the strict mock runtime (test/mock-cann). The backend
+ * choice and aclInit are per process, so every scenario runs in a child
+ * process (test/fixtures/cann-child.cjs) with its own ASCEND_HOME_PATH and
+ * compares its results, bit for bit, with the cpu backend in that same child.
+ *
+ * lib/ is compiled into a temporary directory for the children.
+ * QMM_BINDING_PATH picks the addon (default build/Release); the mock variants
+ * are expected next to it, in <build>/mock-cann/<variant>, or at QMM_MOCK_CANN_ROOT.
+ */
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadNative } from '../lib/native';
+
+const root = path.resolve(__dirname, '..');
+const binding = path.resolve(process.env.QMM_BINDING_PATH ?? path.join(root, 'build', 'Release', 'ascend_quant_matmul.node'));
+const mockRoot = process.env.QMM_MOCK_CANN_ROOT ?? path.join(path.dirname(path.dirname(binding)), 'mock-cann');
+const childScript = path.join(root, 'test', 'fixtures', 'cann-child.cjs');
+const haveMock = ['full', 'v4only', 'split', 'broken'].every((v) => fs.existsSync(path.join(mockRoot, v, 'lib64', 'libascendcl.so')));
+const defaultRootsAbsent = !fs.existsSync('/usr/local/Ascend/ascend-toolkit/latest') && !fs.existsSync('/usr/local/Ascend/cann');
+
+/**
+ * The child requires the compiled library: compile lib/ into a private
+ * directory, so that dist/ (which other suites read) is never rewritten here.
+ */
+let libDir = '';
+function compileLib(): void {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'qmm-cann-test-'));
+  const tsc = path.join(path.dirname(require.resolve('typescript/package.json', { paths: [root] })), 'bin', 'tsc');
+  execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json'), '--outDir', out, '--declaration', 'false'], { cwd: root, stdio: 'inherit' });
+  libDir = path.join(out, 'lib');
+}
+
+type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function runChild(scenario: string, env: Record<string, string>): Json {
+  const base = { ...process.env };
+  for (const k of Object.keys(base)) if (k.startsWith('MOCK_CANN_') || k.startsWith('ASCEND_') || k === 'QMM_BACKEND') delete base[k];
+  const r = spawnSync(process.execPath, ['--expose-gc', childScript, scenario], {
+    env: { ...base, QMM_BINDING_PATH: binding, QMM_TEST_LIB_DIR: libDir, ...env },
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  let parsed: Json;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    throw new Error(`child '${scenario}' exited with ${r.status} ${r.signal ?? ''}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  }
+  if (parsed.fatal) throw new Error(`child '${scenario}' failed: ${JSON.stringify(parsed.fatal)}\n${parsed.stack}\nstderr: ${r.stderr}`);
+  return parsed;
+}
+
+const variant = (v: string) => ({ ASCEND_HOME_PATH: path.join(mockRoot, v) });
+
+function expectNoLeaks(stats: Json, violation: string): void {
+  expect(violation).toBe('');
+  expect(stats).toMatchObject({ liveDeviceAllocs: 0, liveDeviceBytes: 0, liveHostAllocs: 0, liveTensors: 0, liveIntArrays: 0, liveExecutors: 0, violations: 0 });
+}
+
+beforeAll(() => compileLib());
+afterAll(() => {
+  if (libDir) fs.rmSync(path.dirname(libDir), { recursive: true, force: true });
+});
+
+describe('CANN is never linked', () => {
+  it('the core .node has no NEEDED entry for a CANN library', () => {
+    const dyn = execFileSync('readelf', ['-d', binding], { encoding: 'utf8' });
+    const needed = dyn.split('\n').filter((l) => l.includes('(NEEDED)'));
+    expect(needed.length).toBeGreaterThan(0);
+    expect(needed.join('\n')).not.toMatch(/libascendcl|libopapi|libnnopbase/);
+  });
+
+  it('the mock hooks answer null/false while CANN is not loaded', () => {
+    const mock = loadNative().cannMock;
+    expect(mock.stats()).toBeNull();
+    expect(mock.setFault('aclrtMalloc', 1)).toBe(false);
+    expect(mock.clearFaults()).toBe(false);
+    expect(mock.lastViolation()).toBe('');
+  });
+});
+
+describe('CANN loader', () => {
+  it.skipIf(!defaultRootsAbsent)('without CANN, auto falls back to the cpu and cann fails with the paths tried', () => {
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'qmm-no-cann-'));
+    try {
+      const r = runChild('info', { ASCEND_HOME_PATH: empty });
+      expect(r.info.backend).toBe('cpu');
+      expect(r.info.cannError).toContain(path.join(empty, 'lib64', 'libascendcl.so'));
+      expect(r.info.cannError).toContain('/usr/local/Ascend/ascend-toolkit/latest/lib64/libascendcl.so');
+      expect(r.cann.ok).toBe(false);
+      expect(r.cann.isQmmError).toBe(true);
+      expect(r.cann.error.code).toBe('ERR_QMM_BACKEND');
+      expect(r.cann.error.tried).toEqual([
+        `${path.join(empty, 'lib64', 'libascendcl.so')} (not found)`,
+        '/usr/local/Ascend/ascend-toolkit/latest/lib64/libascendcl.so (not found)',
+        '/usr/local/Ascend/cann/lib64/libascendcl.so (not found)',
+      ]);
+    } finally {
+      fs.rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(!haveMock)('a CANN without aclrtMemcpy is refused, naming the symbol', () => {
+    const r = runChild('info', variant('broken'));
+    expect(r.info.backend).toBe('cpu');
+    expect(r.info.cannError).toMatch(/missing symbol\(s\) aclrtMemcpy/);
+    expect(r.cann.error.code).toBe('ERR_QMM_BACKEND');
+    expect(r.cann.error.tried.some((t: string) => t.includes('aclrtMemcpy'))).toBe(true);
+  });
+
+  it.skipIf(!haveMock)('a CANN that sees no device is refused with ERR_QMM_BACKEND, and aclInit runs once', () => {
+    const r = runChild('info', { ...variant('full'), MOCK_CANN_DEVICE_COUNT: '0' });
+    expect(r.info.backend).toBe('cpu');
+    expect(r.info.cannError).toMatch(/no device/);
+    for (const attempt of [r.cann, r.again]) {
+      expect(attempt.ok).toBe(false);
+      expect(attempt.error.code).toBe('ERR_QMM_BACKEND');
+      expect(attempt.error.message).toMatch(/no device/);
+    }
+    expect(r.stats).toMatchObject({ initialized: 1, violations: 0 });
+  });
+
+  it.skipIf(!haveMock)('a failed start-up falls back to the cpu and is retried by the next request', () => {
+    // MOCK_CANN_FAULT counts from aclInit: the first aclrtGetDeviceCount fails
+    const r = runChild('info', { ...variant('full'), MOCK_CANN_FAULT: 'aclrtGetDeviceCount:1' });
+    expect(r.info.backend).toBe('cpu');
+    expect(r.info.cannError).toMatch(/aclrtGetDeviceCount failed with status 507899/);
+    expect(r.cann.ok).toBe(true);
+    expect(r.cann.info.backend).toBe('cann');
+  });
+
+  it.skipIf(!haveMock)('the split packaging (libopapi_nn.so + libopapi_math.so) loads and runs', () => {
+    const r = runChild('entryPoints', variant('split'));
+    expect(r.info.backend).toBe('cann');
+    expect(r.info.detail).toMatch(/libopapi_nn\.so/);
+    expect(r.info.detail).toMatch(/libopapi_math\.so/);
+    expect(r.info.detail).toContain('8.2.RC1.mock');
+    expect(r.cann).toEqual(r.cpu);
+    expectNoLeaks(r.stats, '');
+  });
+
+  it.skipIf(!haveMock)('without V5/V3 entry points: QuantMatmulV4 and TransQuantParamV2, round_mode 1 unsupported', () => {
+    const r = runChild('entryPoints', variant('v4only'));
+    expect(r.info.detail).not.toMatch(/QuantMatmulV5|TransQuantParamV3/);
+    expect(r.matmul).toMatchObject({ code: 'ERR_QMM_DEVICE', call: 'aclnnQuantMatmulV4' });
+    expect(r.tqp).toMatchObject({ code: 'ERR_QMM_DEVICE', call: 'aclnnTransQuantParamV2' });
+    expect(r.roundMode1.code).toBe('ERR_QMM_UNSUPPORTED');
+    expect(r.roundMode1.message).toContain("aclnnTransQuantParamV2 can't support round_mode, please upgrade CANN.");
+    expect(r.roundMode0).toBe('0000c03f00400000'); // 1.5 -> fp19 bits | 1<<46, little endian
+    expect(r.cann).toEqual(r.cpu);
+    expectNoLeaks(r.stats, '');
+  });
+
+  it.skipIf(!haveMock)('with every entry point: QuantMatmulV5 and TransQuantParamV3', () => {
+    const r = runChild('entryPoints', variant('full'));
+    expect(r.matmul).toMatchObject({ code: 'ERR_QMM_DEVICE', call: 'aclnnQuantMatmulV5' });
+    expect(r.tqp).toMatchObject({ code: 'ERR_QMM_DEVICE', call: 'aclnnTransQuantParamV3' });
+    expect(r.roundMode1).toEqual({ failed: false });
+    expect(r.cann).toEqual(r.cpu);
+  });
+});
+
+describe.skipIf(!haveMock)('CANN ops over the mock match the cpu backend bit for bit', () => {
+  let r: Json;
+  let two: Json;
+  beforeAll(() => {
+    r = runChild('ops', variant('full'));
+    two = runChild('ops', { ...variant('full'), MOCK_CANN_DEVICE_COUNT: '2' });
+  });
+
+  const names = [
+    'fp16_int64_scale', 'bf16_pertoken_bf16_bias', 'int8_offset', 'int32_out', 'int4_x2_packed_along_n', 'int4_x2_transposed',
+    'nz_cast', 'nz_x2', 'nz_x2_transposed_view', 'nz_round_trip', 'batch_x1_broadcast_x2', 'batch_3d_bias', 'trans_quant_param_round1',
+    'trans_quant_param_offset',
+  ];
+  it.each(names)('%s (host tensors, npu tensors sync and async, npu:1)', (name) => {
+    expect(r.cpu[name]).toMatch(/^[0-9a-f]+$/);
+    expect(r.host[name]).toBe(r.cpu[name]);
+    expect(r.npu[name]).toBe(r.cpu[name]);
+    expect(r.npuAsync[name]).toBe(r.cpu[name]);
+    expect(two.npu1[name]).toBe(two.cpu[name]);
+    expect(two.cpu[name]).toBe(r.cpu[name]);
+  });
+
+  it('the cases cover every op the fixture defines', () => {
+    expect(Object.keys(r.cpu).sort()).toEqual([...names].sort());
+  });
+
+  it('backendInfo names the libraries, the version and the entry points', () => {
+    expect(r.info.backend).toBe('cann');
+    expect(r.info.deviceCount).toBe(1);
+    expect(two.info.deviceCount).toBe(2);
+    expect(r.info.detail).toContain(path.join(mockRoot, 'full', 'lib64', 'libopapi.so'));
+    expect(r.info.detail).toContain('8.2.RC1.mock');
+    expect(r.info.detail).toMatch(/QuantMatmulV5.*QuantMatmulWeightNz.*TransQuantParamV3.*NpuFormatCast/);
+  });
+
+  it('leaves no device memory, descriptor or executor behind and breaks no rule', () => {
+    expectNoLeaks(r.stats, r.violation);
+    expectNoLeaks(two.stats, two.violation);
+    expect(r.stats.liveStreams).toBe(1);
+    expect(two.stats.liveStreams).toBe(2);
+  });
+});
+
+describe.skipIf(!haveMock)('fault injection', () => {
+  let results: Json[];
+  beforeAll(() => {
+    results = runChild('faults', variant('full'));
+  });
+
+  const faults = [
+    'aclrtMalloc', 'aclrtMemcpy', 'aclCreateTensor', 'aclnnQuantMatmulV5GetWorkspaceSize', 'aclnnQuantMatmulV5',
+    'aclrtSynchronizeStream', 'aclnnTransQuantParamV3', 'aclnnNpuFormatCast', 'aclnnQuantMatmulWeightNz',
+  ];
+  it.each(faults)('%s: ERR_QMM_DEVICE naming the call, then the next call succeeds, nothing leaks', (fault) => {
+    const mine = results.filter((x) => x.fault === fault);
+    expect(mine.length).toBeGreaterThanOrEqual(2);
+    for (const x of mine) {
+      const where = `${fault} ${x.name} ${x.place} ${x.async ? 'async' : 'sync'}`;
+      expect(x.error.code, where).toBe('ERR_QMM_DEVICE');
+      expect(x.error.call, where).toBe(fault);
+      expect(typeof x.error.status, where).toBe('number');
+      expect(x.error.status, where).not.toBe(0);
+      expect(x.error.message, where).toContain(fault);
+      expect(x.error.deviceMessage, where).toContain(`mock fault injected in ${fault}`);
+      expect(x.again, where).toBe('same');
+      expectNoLeaks(x.stats, x.violation);
+    }
+  });
+
+  it('a failed workspace allocation reports aclrtMalloc and frees everything it can', () => {
+    const r = runChild('workspaceFault', variant('full'));
+    expect(r.error).toMatchObject({ code: 'ERR_QMM_DEVICE', call: 'aclrtMalloc' });
+    expect(r.again.int32_out).toMatch(/^[0-9a-f]+$/);
+    expect(r.violation).toBe('');
+    expect(r.stats).toMatchObject({ liveDeviceAllocs: 0, liveTensors: 0, violations: 0 });
+    // aclnn has no call that releases an executor that was never run, so the
+    // one GetWorkspaceSize made before the allocation failed stays alive.
+    expect(r.stats.liveExecutors).toBeLessThanOrEqual(1);
+  });
+});
+
+describe.skipIf(!haveMock)('threads', () => {
+  it('ops from libuv workers, the main thread and a worker_thread at once agree with the cpu and leak nothing', () => {
+    const r = runChild('leaks', variant('full'));
+    for (const round of [...r.rounds, r.worker]) expect(round).toEqual(r.cpu);
+    expectNoLeaks(r.stats, r.violation);
+  });
+});
