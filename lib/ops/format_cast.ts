@@ -20,7 +20,7 @@ function prepare(plan: FormatCastPlan): { args?: NativeFormatCastArgs; out: Tens
 /** Synchronous form of npuFormatCast. */
 export function npuFormatCastSync(x: Tensor, aclFormat: AclFormat, options?: FormatCastOptions): Tensor {
   const { args, out } = prepare(planFormatCast(x, aclFormat, options));
-  if (args) runSync(() => currentBackend().handle.formatCastSync(args));
+  if (args) runSync(() => currentBackend().handle.formatCastSync(args), [out]);
   return out;
 }
 
@@ -31,6 +31,6 @@ export function npuFormatCastSync(x: Tensor, aclFormat: AclFormat, options?: For
  */
 export async function npuFormatCast(x: Tensor, aclFormat: AclFormat, options?: FormatCastOptions): Promise<Tensor> {
   const { args, out } = prepare(planFormatCast(x, aclFormat, options));
-  if (args) await runAsync(undefined, () => currentBackend().handle.formatCast(args));
+  if (args) await runAsync(undefined, () => currentBackend().handle.formatCast(args), [out]);
   return out;
 }

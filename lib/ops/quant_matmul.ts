@@ -3,7 +3,7 @@
 import type { NativeQuantMatmulArgs } from '../native';
 import type { Tensor } from '../tensor';
 import { planQuantMatmul, type QuantMatmulOptions, type QuantMatmulPlan } from '../validate/quant_matmul';
-import { allocOutput, currentBackend, describeTensor, runAsync, runSync } from './run';
+import { allocOutput, currentBackend, describeTensor, releaseOutputs, runAsync, runSync } from './run';
 import { npuTransQuantParam, npuTransQuantParamSync } from './trans_quant_param';
 
 function prepare(plan: QuantMatmulPlan, scale: Tensor): { args: NativeQuantMatmulArgs; out: Tensor } {
@@ -29,9 +29,13 @@ export function npuQuantMatmulSync(x1: Tensor, x2: Tensor, scale: Tensor, option
   const plan = planQuantMatmul(x1, x2, scale, options);
   // torch packs a float32 scale for int8/float16 output without pertoken (SPEC §2.2)
   const s = plan.packScale ? npuTransQuantParamSync(plan.scale, plan.offset) : plan.scale;
-  const { args, out } = prepare(plan, s);
-  runSync(() => currentBackend().handle.quantMatmulSync(args));
-  return out;
+  try {
+    const { args, out } = prepare(plan, s);
+    runSync(() => currentBackend().handle.quantMatmulSync(args), [out]);
+    return out;
+  } finally {
+    if (s !== plan.scale) releaseOutputs([s]); // the packed scale is ours: free its device memory now
+  }
 }
 
 /**
@@ -42,10 +46,14 @@ export async function npuQuantMatmul(x1: Tensor, x2: Tensor, scale: Tensor, opti
   const plan = planQuantMatmul(x1, x2, scale, options);
   if (plan.signal?.aborted) await runAsync(plan.signal, async () => undefined);
   const s = plan.packScale ? await npuTransQuantParam(plan.scale, plan.offset) : plan.scale;
-  const { args, out } = prepare(plan, s);
-  await runAsync(plan.signal, (cancel) => {
-    if (cancel) args.cancel = cancel;
-    return currentBackend().handle.quantMatmul(args);
-  });
-  return out;
+  try {
+    const { args, out } = prepare(plan, s);
+    await runAsync(plan.signal, (cancel) => {
+      if (cancel) args.cancel = cancel;
+      return currentBackend().handle.quantMatmul(args);
+    }, [out]);
+    return out;
+  } finally {
+    if (s !== plan.scale) releaseOutputs([s]);
+  }
 }

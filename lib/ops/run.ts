@@ -62,10 +62,16 @@ export function allocOutput(backend: ActiveBackend, shape: number[], dtype: DTyp
   });
 }
 
-export function runSync(fn: () => void): void {
+/** Frees the device memory of outputs an op failed to fill (host outputs are left to GC). */
+export function releaseOutputs(outputs: readonly Tensor[]): void {
+  for (const t of outputs) t.storage.device?.free();
+}
+
+export function runSync(fn: () => void, outputs: readonly Tensor[] = []): void {
   try {
     fn();
   } catch (e) {
+    releaseOutputs(outputs);
     throw fromNativeError(e);
   }
 }
@@ -75,8 +81,15 @@ function abortError(): QmmError {
 }
 
 /** Runs a native Promise op with AbortSignal support. */
-export async function runAsync(signal: AbortSignal | undefined, start: (cancel: NativeCancelToken | undefined) => Promise<void>): Promise<void> {
-  if (signal?.aborted) throw abortError();
+export async function runAsync(
+  signal: AbortSignal | undefined,
+  start: (cancel: NativeCancelToken | undefined) => Promise<void>,
+  outputs: readonly Tensor[] = [],
+): Promise<void> {
+  if (signal?.aborted) {
+    releaseOutputs(outputs);
+    throw abortError();
+  }
   let token: NativeCancelToken | undefined;
   let onAbort: (() => void) | undefined;
   if (signal) {
@@ -88,6 +101,7 @@ export async function runAsync(signal: AbortSignal | undefined, start: (cancel: 
   try {
     await start(token);
   } catch (e) {
+    releaseOutputs(outputs);
     throw fromNativeError(e);
   } finally {
     if (signal && onAbort) signal.removeEventListener('abort', onAbort);

@@ -20,7 +20,7 @@ function prepare(plan: TransQuantParamPlan): { args: NativeTransQuantParamArgs; 
 /** Synchronous form of npuTransQuantParam (blocks the event loop for the call). */
 export function npuTransQuantParamSync(scale: Tensor, offset?: Tensor | null, options?: TransQuantParamOptions): Tensor {
   const { args, out } = prepare(planTransQuantParam(scale, offset, options));
-  runSync(() => currentBackend().handle.transQuantParamSync(args));
+  runSync(() => currentBackend().handle.transQuantParamSync(args), [out]);
   return out;
 }
 
@@ -30,6 +30,6 @@ export function npuTransQuantParamSync(scale: Tensor, offset?: Tensor | null, op
  */
 export async function npuTransQuantParam(scale: Tensor, offset?: Tensor | null, options?: TransQuantParamOptions): Promise<Tensor> {
   const { args, out } = prepare(planTransQuantParam(scale, offset, options));
-  await runAsync(undefined, () => currentBackend().handle.transQuantParam(args));
+  await runAsync(undefined, () => currentBackend().handle.transQuantParam(args), [out]);
   return out;
 }
