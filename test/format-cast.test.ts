@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { fromFloat32, npuFormatCast, npuFormatCastSync, QmmError, tensor, type DType, type Tensor } from '../lib/index';
-import { prod, randInts, rng, swapLast2 } from './helpers';
+import { errorCode, prod, randInts, rng, swapLast2 } from './helpers';
 import { refNdToNz } from './reference';
 
 function make(dtype: DType, shape: number[], seed: number): { t: Tensor; values: number[] } {
@@ -80,14 +80,7 @@ describe('npuFormatCast', () => {
   });
 
   it('rejects bad input with typed errors', () => {
-    const code = (fn: () => unknown) => {
-      try {
-        fn();
-      } catch (e) {
-        return e instanceof QmmError ? e.code : (e as Error).constructor.name;
-      }
-      return 'no error';
-    };
+    const code = errorCode;
     const i8 = tensor(new Int8Array(6), [2, 3], 'int8');
     expect(code(() => npuFormatCastSync(i8, 3 as 29))).toBe('RangeError');
     expect(code(() => npuFormatCastSync(i8, 'NZ' as 29))).toBe('TypeError');

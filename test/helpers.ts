@@ -5,22 +5,14 @@
  */
 
 import { expect } from 'vitest';
-import { fromFloat32, npuFormatCastSync, tensor, type Tensor } from '../lib/index';
+import { seeded } from '../scripts/demo/random';
+import { fromFloat32, npuFormatCastSync, QmmError, tensor, type Tensor } from '../lib/index';
 import { bf16BitsToValue, f16BitsToValue, f32, refPackInt4, type RefQuantMatmulInput, type RefResult } from './reference';
 
 export type Rng = () => number;
 
-/** mulberry32: small, fast, deterministic. */
-export function rng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: small, fast, deterministic (the demo's generator). */
+export const rng: (seed: number) => Rng = seeded;
 
 export function randInt(r: Rng, lo: number, hi: number): number {
   return lo + Math.floor(r() * (hi - lo + 1));
@@ -37,6 +29,16 @@ export function randFloats(r: Rng, count: number, lo: number, hi: number): numbe
   const out = new Array<number>(count);
   for (let i = 0; i < count; i++) out[i] = f32(lo + (hi - lo) * r());
   return out;
+}
+
+/** The QmmError code, or the constructor name of any other error, or 'no error'. */
+export function errorCode(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    return e instanceof QmmError ? e.code : (e as Error).constructor.name;
+  }
+  return 'no error';
 }
 
 export const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);

@@ -3,16 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, fromFloat32, QmmError, Tensor, tensor, zeros } from '../lib/index';
 import { bf16BitsToValue, f16BitsToValue, f32FromBits, toBf16Bits, toF16Bits } from './reference';
-import { rng } from './helpers';
+import { errorCode, rng } from './helpers';
 
-const code = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof QmmError ? e.code : (e as Error).constructor.name;
-  }
-  return 'no error';
-};
+const code = errorCode;
 
 describe('tensor()', () => {
   it('wraps the typed array without copying and reports its geometry', () => {

@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { npuTransQuantParam, npuTransQuantParamSync, QmmError, tensor } from '../lib/index';
-import { randFloats, rng } from './helpers';
+import { errorCode, randFloats, rng } from './helpers';
 import { bitsFromF32, f32FromBits, refTransQuantParam } from './reference';
 
 const f32t = (v: number[], shape = [v.length]) => tensor(Float32Array.from(v), shape, 'float32');
@@ -81,14 +81,7 @@ describe('npuTransQuantParam', () => {
   });
 
   it('rejects bad input with typed errors', () => {
-    const code = (fn: () => unknown) => {
-      try {
-        fn();
-      } catch (e) {
-        return e instanceof QmmError ? e.code : (e as Error).constructor.name;
-      }
-      return 'no error';
-    };
+    const code = errorCode;
     expect(code(() => npuTransQuantParamSync(f32t([1]), null, { roundMode: 2 as 0 }))).toBe('RangeError');
     expect(code(() => npuTransQuantParamSync(f32t([1]), null, { roundMode: '1' as unknown as 0 }))).toBe('TypeError');
     expect(code(() => npuTransQuantParamSync(f32t([1]), null, { round: 1 } as never))).toBe('TypeError');
