@@ -12,7 +12,10 @@ export { fromFloat32, tensor, zeros, Tensor, type Format, type TensorOptions } f
 export { npuFormatCast, npuFormatCastSync } from './ops/format_cast';
 export { npuQuantMatmul, npuQuantMatmulSync } from './ops/quant_matmul';
 export { npuTransQuantParam, npuTransQuantParamSync } from './ops/trans_quant_param';
+export { npuQuantize, npuQuantizeSync, npuDynamicQuant, npuDynamicQuantSync, type DynamicQuantResult } from './ops/quantize';
+export type { QuantizeOptions, DynamicQuantOptions } from './validate/quantize';
 export type { QuantMatmulOptions } from './validate/quant_matmul';
 export type { TransQuantParamOptions } from './validate/trans_quant_param';
 export type { AclFormat, FormatCastOptions } from './validate/format_cast';
 export * from './safetensors';
+export * from './model';

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-/** The `qmm` command line: info, demo, bench (and prepare, see issue 6). */
+/** The `qmm` command line: info, demo, bench, prepare. */
 
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { backendInfo, QmmError } from '../lib/index';
 import { runDemo } from './demo/run';
+import { PREPARE_EXAMPLES, runPrepareCommand, type PrepareCommandOptions } from './prepare';
 
 function fail(e: unknown): never {
   if (e instanceof QmmError) console.error(`qmm: ${e.code}: ${e.message}`);
@@ -59,6 +60,22 @@ program
       fail(new Error(`the benchmark is not available in this build: ${(e as Error).message}`));
     }
     await mod.runBench(args).catch(fail);
+  });
+
+program
+  .command('prepare')
+  .description('convert an msModelSlim W8A8 / W8A8_DYNAMIC / W4A4_DYNAMIC export into load-ready weights (transposed, FRACTAL_NZ, re-encoded scales) plus qmm-manifest.json')
+  .argument('<model-dir>', 'the msModelSlim export directory')
+  .requiredOption('-o, --out <dir>', 'output directory (must not exist unless --force)')
+  .option('--nz', 'also write each int8 weight as FRACTAL_NZ (the default)')
+  .option('--no-nz', 'write only the ND (k, n) weights')
+  .addOption(new Option('--output-dtype <dtype>', 'output/activation dtype (default: config.json torch_dtype)').choices(['float16', 'bfloat16']))
+  .option('--fuse', 'fuse q/k/v into qkv_proj and gate/up into gate_up_proj')
+  .option('--force', 'replace an existing output directory')
+  .option('--json', 'print the manifest summary as JSON')
+  .addHelpText('after', PREPARE_EXAMPLES)
+  .action(async (modelDir: string, opts: PrepareCommandOptions) => {
+    await runPrepareCommand(modelDir, opts).catch(fail);
   });
 
 program.parseAsync(process.argv).catch(fail);

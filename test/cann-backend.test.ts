@@ -3,71 +3,27 @@
  * choice and aclInit are per process, so every scenario runs in a child
  * process (test/fixtures/cann-child.cjs) with its own ASCEND_HOME_PATH and
  * compares its results, bit for bit, with the cpu backend in that same child.
- *
- * lib/ is compiled into a temporary directory for the children.
- * QMM_BINDING_PATH picks the addon (default build/Release); the mock variants
- * are expected next to it, in <build>/mock-cann/<variant>, or at QMM_MOCK_CANN_ROOT.
+ * Harness (lib compilation, children, paths): test/cann-harness.ts.
  */
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadNative } from '../lib/native';
+import { binding, compileLib, expectNoLeaks, haveMock, mockRoot, root, runChild as runScript, variant, type Json } from './cann-harness';
 
-const root = path.resolve(__dirname, '..');
-const binding = path.resolve(process.env.QMM_BINDING_PATH ?? path.join(root, 'build', 'Release', 'ascend_quant_matmul.node'));
-const mockRoot = process.env.QMM_MOCK_CANN_ROOT ?? path.join(path.dirname(path.dirname(binding)), 'mock-cann');
 const childScript = path.join(root, 'test', 'fixtures', 'cann-child.cjs');
-const haveMock = ['full', 'v4only', 'split', 'broken'].every((v) => fs.existsSync(path.join(mockRoot, v, 'lib64', 'libascendcl.so')));
 const defaultRootsAbsent = !fs.existsSync('/usr/local/Ascend/ascend-toolkit/latest') && !fs.existsSync('/usr/local/Ascend/cann');
 
-/**
- * The child requires the compiled library: compile lib/ into a private
- * directory, so that dist/ (which other suites read) is never rewritten here.
- */
-let libDir = '';
-function compileLib(): void {
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'qmm-cann-test-'));
-  const tsc = path.join(path.dirname(require.resolve('typescript/package.json', { paths: [root] })), 'bin', 'tsc');
-  execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json'), '--outDir', out, '--declaration', 'false'], { cwd: root, stdio: 'inherit' });
-  libDir = path.join(out, 'lib');
-}
+let lib: ReturnType<typeof compileLib> | undefined;
+const runChild = (scenario: string, env: Record<string, string>): Json => runScript(childScript, lib?.libDir ?? '', scenario, env);
 
-type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-function runChild(scenario: string, env: Record<string, string>): Json {
-  const base = { ...process.env };
-  for (const k of Object.keys(base)) if (k.startsWith('MOCK_CANN_') || k.startsWith('ASCEND_') || k === 'QMM_BACKEND') delete base[k];
-  const r = spawnSync(process.execPath, ['--expose-gc', childScript, scenario], {
-    env: { ...base, QMM_BINDING_PATH: binding, QMM_TEST_LIB_DIR: libDir, ...env },
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  const line = r.stdout.trim().split('\n').pop() ?? '';
-  let parsed: Json;
-  try {
-    parsed = JSON.parse(line);
-  } catch {
-    throw new Error(`child '${scenario}' exited with ${r.status} ${r.signal ?? ''}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  }
-  if (parsed.fatal) throw new Error(`child '${scenario}' failed: ${JSON.stringify(parsed.fatal)}\n${parsed.stack}\nstderr: ${r.stderr}`);
-  return parsed;
-}
-
-const variant = (v: string) => ({ ASCEND_HOME_PATH: path.join(mockRoot, v) });
-
-function expectNoLeaks(stats: Json, violation: string): void {
-  expect(violation).toBe('');
-  expect(stats).toMatchObject({ liveDeviceAllocs: 0, liveDeviceBytes: 0, liveHostAllocs: 0, liveTensors: 0, liveIntArrays: 0, liveExecutors: 0, violations: 0 });
-}
-
-beforeAll(() => compileLib());
-afterAll(() => {
-  if (libDir) fs.rmSync(path.dirname(libDir), { recursive: true, force: true });
+beforeAll(() => {
+  lib = compileLib();
 });
+afterAll(() => lib?.remove());
 
 describe('CANN is never linked', () => {
   it('the core .node has no NEEDED entry for a CANN library', () => {

@@ -99,6 +99,18 @@ constexpr aclError ACL_ERROR_REPEAT_INITIALIZE = 100002;
     (const aclTensor* srcTensor, aclTensor* dstTensor, uint64_t* workspaceSize,                    \
      aclOpExecutor** executor))                                                                    \
   X(aclnnNpuFormatCast, aclnnStatus, QMM_ACLNN_RUN_SIG)
+// npu_quantize (div_mode=False) and npu_dynamic_quant (int8, no smooth scales).
+#define QMM_ACLNN_ASCEND_QUANT_V3_FUNCS(X)                                                         \
+  X(aclnnAscendQuantV3GetWorkspaceSize, aclnnStatus,                                               \
+    (const aclTensor* x, const aclTensor* scale, const aclTensor* offset, bool sqrtMode,           \
+     const char* roundMode, int32_t dstType, int32_t axis, const aclTensor* y,                     \
+     uint64_t* workspaceSize, aclOpExecutor** executor))                                           \
+  X(aclnnAscendQuantV3, aclnnStatus, QMM_ACLNN_RUN_SIG)
+#define QMM_ACLNN_DYNAMIC_QUANT_FUNCS(X)                                                           \
+  X(aclnnDynamicQuantGetWorkspaceSize, aclnnStatus,                                                \
+    (const aclTensor* x, const aclTensor* smoothScalesOptional, const aclTensor* yOut,             \
+     const aclTensor* scaleOut, uint64_t* workspaceSize, aclOpExecutor** executor))                \
+  X(aclnnDynamicQuant, aclnnStatus, QMM_ACLNN_RUN_SIG)
 #define QMM_ACLNN_OP_FUNCS(X)                                                                      \
   QMM_ACLNN_QMM_V3_FUNCS(X)                                                                        \
   QMM_ACLNN_QMM_V4_FUNCS(X)                                                                        \
@@ -106,7 +118,9 @@ constexpr aclError ACL_ERROR_REPEAT_INITIALIZE = 100002;
   QMM_ACLNN_QMM_NZ_FUNCS(X)                                                                        \
   QMM_ACLNN_TQP_V2_FUNCS(X)                                                                        \
   QMM_ACLNN_TQP_V3_FUNCS(X)                                                                        \
-  QMM_ACLNN_FORMAT_CAST_FUNCS(X)
+  QMM_ACLNN_FORMAT_CAST_FUNCS(X)                                                                   \
+  QMM_ACLNN_ASCEND_QUANT_V3_FUNCS(X)                                                               \
+  QMM_ACLNN_DYNAMIC_QUANT_FUNCS(X)
 
 // <name>_t: the function-pointer type of each entry point.
 #define QMM_ACL_TYPEDEF(name, ret, params) typedef ret(*name##_t) params;

@@ -1,10 +1,12 @@
-// The CANN Backend (private to binding/cann). Ops: cann_ops.cc; process-wide
-// setup, memory and info: cann_backend.cc.
+// The CANN Backend (private to binding/cann). Ops: cann_ops.cc and
+// cann_quantize.cc; process-wide setup, memory and info: cann_backend.cc.
 #pragma once
 
 #include <initializer_list>
+#include <string>
 
 #include "../backend.h"
+#include "../errors.h"
 #include "device_runtime.h"
 
 namespace qmm {
@@ -17,6 +19,9 @@ class CannBackend final : public Backend {
   void quantMatmul(const QuantMatmulArgs& a) override;
   void transQuantParam(const TransQuantParamArgs& a) override;
   void formatCast(const FormatCastArgs& a) override;
+
+  void quantize(const QuantizeArgs& a) override;
+  void dynamicQuant(const DynamicQuantArgs& a) override;
 
   bool hasDeviceMemory() const override { return true; }
   void* deviceAlloc(int device, size_t bytes) override;
@@ -36,6 +41,27 @@ class CannBackend final : public Backend {
   const CannApi& api_;
   DeviceRuntime rt_;
 };
+
+template <typename GetWorkspace, typename Run>
+void CannBackend::twoPhase(DeviceRuntime::Lock& lock, const char* getName, GetWorkspace&& getWorkspace,
+                           const char* runName, Run run) {
+  acl::aclrtStream stream = lock.stream();  // before an executor exists
+  uint64_t wsSize = 0;
+  acl::aclOpExecutor* executor = nullptr;
+  checkAcl(api_, getWorkspace(&wsSize, &executor), getName);
+  // If this allocation fails the executor is never run; aclnn offers no call
+  // to release an unrun (non-repeatable) executor.
+  DevMem workspace;
+  if (wsSize > 0) workspace = DevMem(api_, wsSize);
+  checkAcl(api_, run(workspace.get(), wsSize, executor, stream), runName);
+  lock.synchronize();
+}
+
+inline void checkCancel(const CancelToken* c) {
+  if (c != nullptr && c->cancelled.load()) throw QmmException(ErrorCode::Aborted, "the operation was aborted");
+}
+
+[[noreturn]] inline void unsupported(const std::string& msg) { throw QmmException(ErrorCode::Unsupported, msg); }
 
 // The device an op runs on: that of its device-memory tensors (which must
 // agree), or npu:0 when every tensor is host memory.

@@ -1,5 +1,6 @@
 // The CANN backend's ops: npu_quant_matmul, npu_trans_quant_param and
-// npu_format_cast through aclnn (SPEC §2.3, §4, §5.2, §6.4).
+// npu_format_cast through aclnn (SPEC §2.3, §4, §5.2, §6.4). The activation
+// quantization ops are in cann_quantize.cc.
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,12 +13,6 @@
 namespace qmm {
 
 namespace {
-
-void checkCancel(const CancelToken* c) {
-  if (c != nullptr && c->cancelled.load()) throw QmmException(ErrorCode::Aborted, "the operation was aborted");
-}
-
-[[noreturn]] void unsupported(const std::string& msg) { throw QmmException(ErrorCode::Unsupported, msg); }
 
 // A TensorArg that points at a host copy of a tensor's whole storage.
 TensorArg onHost(const TensorArg& t, std::vector<uint8_t>& bytes) {
@@ -40,21 +35,6 @@ bool additionalDtypeFor(const TensorArg& src, int64_t c0, int* out) {
 }
 
 }  // namespace
-
-template <typename GetWorkspace, typename Run>
-void CannBackend::twoPhase(DeviceRuntime::Lock& lock, const char* getName, GetWorkspace&& getWorkspace,
-                           const char* runName, Run run) {
-  acl::aclrtStream stream = lock.stream();  // before an executor exists
-  uint64_t wsSize = 0;
-  acl::aclOpExecutor* executor = nullptr;
-  checkAcl(api_, getWorkspace(&wsSize, &executor), getName);
-  // If this allocation fails the executor is never run; aclnn offers no call
-  // to release an unrun (non-repeatable) executor.
-  DevMem workspace;
-  if (wsSize > 0) workspace = DevMem(api_, wsSize);
-  checkAcl(api_, run(workspace.get(), wsSize, executor, stream), runName);
-  lock.synchronize();
-}
 
 void CannBackend::quantMatmul(const QuantMatmulArgs& a) {
   checkCancel(a.cancel);

@@ -126,7 +126,8 @@ std::vector<std::string> resolve(const Attempt& a, void* acl, void* meta, const 
   QMM_ACL_META_FUNCS(QMM_RESOLVE_META)
 #undef QMM_RESOLVE_ACL
 #undef QMM_RESOLVE_META
-  // Operators are optional one by one; at least one QuantMatmul is required.
+  // Operators are optional one by one (an op whose entry points are missing
+  // fails with ERR_QMM_UNSUPPORTED when called); at least one QuantMatmul is required.
 #define QMM_RESOLVE_OP(name, ret, params) assign(api.name, findSymbol(a, ops.front(), #name));
   QMM_ACLNN_OP_FUNCS(QMM_RESOLVE_OP)
 #undef QMM_RESOLVE_OP
@@ -151,6 +152,8 @@ std::string CannApi::entryPoints() const {
   if (hasWeightNz()) e.emplace_back("QuantMatmulWeightNz");
   if (hasTqpV3()) e.emplace_back("TransQuantParamV3");
   if (hasTqpV2()) e.emplace_back("TransQuantParamV2");
+  if (hasAscendQuantV3()) e.emplace_back("AscendQuantV3");
+  if (hasDynamicQuant()) e.emplace_back("DynamicQuant");
   e.emplace_back(hasFormatCast() ? "NpuFormatCast" : "host NZ packing (no aclnnNpuFormatCast)");
   return join(e, ", ");
 }

@@ -31,6 +31,8 @@ struct CannApi {
   bool hasFormatCast() const {
     return aclnnNpuFormatCastCalculateSizeAndFormat && aclnnNpuFormatCastGetWorkspaceSize && aclnnNpuFormatCast;
   }
+  bool hasAscendQuantV3() const { return aclnnAscendQuantV3GetWorkspaceSize && aclnnAscendQuantV3; }
+  bool hasDynamicQuant() const { return aclnnDynamicQuantGetWorkspaceSize && aclnnDynamicQuant; }
   std::string entryPoints() const;  // e.g. "QuantMatmulV5, QuantMatmulV4, ..."
 };
 

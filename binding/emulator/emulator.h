@@ -10,6 +10,9 @@ namespace qmm::emu {
 void quantMatmul(const QuantMatmulArgs& a);
 void transQuantParam(const TransQuantParamArgs& a);
 void formatCast(const FormatCastArgs& a);
+// npu_quantize (div_mode=False, axis=-1) and npu_dynamic_quant (int8), quantize.cc.
+void quantize(const QuantizeArgs& a);
+void dynamicQuant(const DynamicQuantArgs& a);
 
 }  // namespace qmm::emu
 

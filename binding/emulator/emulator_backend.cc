@@ -22,6 +22,8 @@ class EmulatorBackend final : public Backend {
   void quantMatmul(const QuantMatmulArgs& a) override { emu::quantMatmul(a); }
   void transQuantParam(const TransQuantParamArgs& a) override { emu::transQuantParam(a); }
   void formatCast(const FormatCastArgs& a) override { emu::formatCast(a); }
+  void quantize(const QuantizeArgs& a) override { emu::quantize(a); }
+  void dynamicQuant(const DynamicQuantArgs& a) override { emu::dynamicQuant(a); }
 };
 
 }  // namespace

@@ -182,4 +182,19 @@ MOCK_API aclnnStatus aclnnNpuFormatCastGetWorkspaceSize(const aclTensor* srcTens
 MOCK_API aclnnStatus aclnnNpuFormatCast(void* workspace, uint64_t workspaceSize,
                                         aclOpExecutor* executor, aclrtStream stream);
 
+MOCK_API aclnnStatus aclnnAscendQuantV3GetWorkspaceSize(const aclTensor* x, const aclTensor* scale,
+                                                        const aclTensor* offset, bool sqrtMode,
+                                                        const char* roundMode, int32_t dstType, int32_t axis,
+                                                        const aclTensor* y, uint64_t* workspaceSize,
+                                                        aclOpExecutor** executor);
+MOCK_API aclnnStatus aclnnAscendQuantV3(void* workspace, uint64_t workspaceSize,
+                                        aclOpExecutor* executor, aclrtStream stream);
+MOCK_API aclnnStatus aclnnDynamicQuantGetWorkspaceSize(const aclTensor* x,
+                                                       const aclTensor* smoothScalesOptional,
+                                                       const aclTensor* yOut, const aclTensor* scaleOut,
+                                                       uint64_t* workspaceSize,
+                                                       aclOpExecutor** executor);
+MOCK_API aclnnStatus aclnnDynamicQuant(void* workspace, uint64_t workspaceSize,
+                                       aclOpExecutor* executor, aclrtStream stream);
+
 #endif  // MOCK_CANN_MOCK_ACL_H

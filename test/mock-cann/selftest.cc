@@ -218,6 +218,70 @@ static void test_tensor_checks() {
   cleanup();
 }
 
+// aclnnAscendQuantV3 / aclnnDynamicQuant: RNE, saturation, NaN, broadcast, errors.
+static void test_quantize() {
+  float x[8] = {0.5f, 1.5f, 2.5f, -2.5f, NAN, 1000.0f, -1000.0f, 1.25f};
+  float sc2[2] = {1.0f, 2.0f}, off2[2] = {0.0f, -0.5f};
+  void* dx = upload(x, sizeof x);
+  void* ds = upload(sc2, sizeof sc2);
+  void* dof = upload(off2, sizeof off2);
+  void* dy = upload(nullptr, 8);
+  aclTensor *tx = mk({4, 2}, ACL_FLOAT, dx), *ts = mk({2}, ACL_FLOAT, ds), *to = mk({2}, ACL_FLOAT, dof);
+  aclTensor* ty = mk({4, 2}, ACL_INT8, dy);
+  uint64_t ws = 0;
+  aclOpExecutor* ex = nullptr;
+  CHECK_EQ(aclnnAscendQuantV3GetWorkspaceSize(tx, ts, to, false, "round", ACL_INT8, -1, ty, &ws, &ex), 0);
+  CHECK(ws > 0);
+  CHECK_EQ(run(aclnnAscendQuantV3, ws, ex), 0);
+  // column 1: x*2 - 0.5 -> 2.5 -> 2, -5.5 -> -6, 2000 -> 127, 2.0 -> 2
+  std::vector<int8_t> y = download<int8_t>(dy, 8);
+  const int8_t want[8] = {0, 2, 2, -6, 0, 127, -128, 2};
+  for (int i = 0; i < 8; ++i) CHECK_EQ(y[i], want[i]);
+  aclTensor* ts1 = mk({1}, ACL_FLOAT, ds);  // (1,) broadcast, no offset, sqrtMode
+  CHECK_EQ(aclnnAscendQuantV3GetWorkspaceSize(tx, ts1, nullptr, true, "round", ACL_INT8, 1, ty, &ws, &ex), 0);
+  CHECK_EQ(run(aclnnAscendQuantV3, ws, ex), 0);
+  y = download<int8_t>(dy, 8);
+  CHECK_EQ(y[2], 2);
+  CHECK_EQ(y[5], 127);
+  uint16_t h[2] = {0x3C00, 0x3C00};  // float16 scale for a float32 x is accepted
+  aclTensor* th = mk({2}, ACL_FLOAT16, upload(h, sizeof h));
+  CHECK_EQ(aclnnAscendQuantV3GetWorkspaceSize(tx, th, nullptr, false, "round", ACL_INT8, -1, ty, &ws, &ex), 0);
+  CHECK_EQ(run(aclnnAscendQuantV3, ws, ex), 0);
+  aclTensor* txh = mk({4, 2}, ACL_FLOAT16, upload(nullptr, 16));  // ... but not a float scale for a float16 x
+  CHECK_EQ(aclnnAscendQuantV3GetWorkspaceSize(txh, ts, nullptr, false, "round", ACL_INT8, -1, ty, &ws, &ex), 161002);
+  CHECK(recent().find("not compatible") != std::string::npos);
+  CHECK_EQ(aclnnAscendQuantV3GetWorkspaceSize(tx, ts, nullptr, false, "floor", ACL_INT8, -1, ty, &ws, &ex), 161002);
+  CHECK_EQ(aclnnAscendQuantV3GetWorkspaceSize(tx, ts, nullptr, false, "round", ACL_INT32, -1, ty, &ws, &ex), 161002);
+  CHECK_EQ(aclnnAscendQuantV3GetWorkspaceSize(tx, mk({3}, ACL_FLOAT, dx), nullptr, false, "round", ACL_INT8, -1, ty,
+                                              &ws, &ex), 161002);
+  CHECK_EQ(aclnnAscendQuantV3GetWorkspaceSize(nullptr, ts, nullptr, false, "round", ACL_INT8, -1, ty, &ws, &ex), 161001);
+  // DynamicQuant: rows {1, -2, 0.5, 127}, {0, 0, 0, 0}, {NaN, 1, 1, 1} in bfloat16
+  const float xv[12] = {1, -2, 0.5f, 127, 0, 0, 0, 0, NAN, 1, 1, 1};
+  uint16_t xb[12];
+  for (int i = 0; i < 12; ++i) xb[i] = ref_bf16(xv[i]);
+  aclTensor* tdx = mk({3, 4}, ACL_BF16, upload(xb, sizeof xb));
+  void* ddy = upload(nullptr, 12);
+  void* dsc = upload(nullptr, 16);
+  aclTensor *tdy = mk({3, 4}, ACL_INT8, ddy), *tsc = mk({3}, ACL_FLOAT, dsc);
+  CHECK_EQ(aclnnDynamicQuantGetWorkspaceSize(tdx, nullptr, tdy, tsc, &ws, &ex), 0);
+  CHECK_EQ(run(aclnnDynamicQuant, ws, ex), 0);
+  std::vector<int8_t> q = download<int8_t>(ddy, 12);
+  std::vector<float> s = download<float>(dsc, 3);
+  CHECK_EQ(fbits(s[0]), fbits(127.0f / 127.0f));
+  CHECK_EQ(q[0], 1);
+  CHECK_EQ(q[1], -2);
+  CHECK_EQ(q[2], 0);  // 0.5 ties to even
+  CHECK_EQ(q[3], 127);
+  CHECK_EQ(fbits(s[1]), 0);
+  CHECK_EQ(q[5], 0);
+  CHECK(std::isnan(s[2]));
+  CHECK_EQ(q[9], 0);
+  CHECK_EQ(aclnnDynamicQuantGetWorkspaceSize(tx, nullptr, ty, tsc, &ws, &ex), 161002);  // float32 x
+  CHECK_EQ(aclnnDynamicQuantGetWorkspaceSize(tdx, nullptr, tdy, mk({4}, ACL_FLOAT, dsc), &ws, &ex), 161002);
+  CHECK(recent().find("except for the last dimension") != std::string::npos);
+  cleanup();
+}
+
 static void test_trans_quant_param() {
   float scale[5] = {1.0459f, ffrom(0x3F801001u), ffrom(0x3F801000u), ffrom(0x3F803000u), ffrom(0x3FFFF000u)};
   float offs[5] = {1.0f, 2.5f, -2.5f, 300.0f, -300.0f};
@@ -632,6 +696,10 @@ static void test_variants() {
   CHECK_EQ(has(root + "/v4only/lib64/libopapi.so", "aclnnTransQuantParamV3"), 0);
   CHECK_EQ(has(root + "/v4only/lib64/libopapi.so", "aclnnQuantMatmulV4"), 1);
   CHECK_EQ(has(root + "/v4only/lib64/libopapi.so", "aclnnTransQuantParamV2"), 1);
+  CHECK_EQ(has(root + "/v4only/lib64/libopapi.so", "aclnnAscendQuantV3GetWorkspaceSize"), 0);
+  CHECK_EQ(has(root + "/v4only/lib64/libopapi.so", "aclnnDynamicQuant"), 0);
+  CHECK_EQ(has(root + "/full/lib64/libopapi.so", "aclnnDynamicQuantGetWorkspaceSize"), 1);
+  CHECK_EQ(has(root + "/split/lib64/libopapi_nn.so", "aclnnAscendQuantV3"), 1);
   CHECK_EQ(has(root + "/split/lib64/libopapi.so", "aclnnQuantMatmulV5"), -1);
   CHECK_EQ(has(root + "/split/lib64/libopapi_nn.so", "aclnnQuantMatmulV5"), 1);
   CHECK_EQ(has(root + "/split/lib64/libopapi_nn.so", "aclnnNpuFormatCast"), 0);
@@ -653,6 +721,7 @@ int main() {
   test_memory();
   test_tensor_checks();
   test_trans_quant_param();
+  test_quantize();
   test_qmm_fp16_int64();
   test_qmm_bf16_pertoken();
   test_qmm_flags();

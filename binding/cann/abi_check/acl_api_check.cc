@@ -34,6 +34,19 @@
 #define QMM_CHECK_FORMAT_CAST 1
 #endif
 
+// CANN 8.1 ships this one under aclnnop/level2/ only.
+#if __has_include(<aclnnop/aclnn_ascend_quant_v3.h>)
+#include <aclnnop/aclnn_ascend_quant_v3.h>
+#define QMM_CHECK_ASCEND_QUANT_V3 1
+#elif __has_include(<aclnnop/level2/aclnn_ascend_quant_v3.h>)
+#include <aclnnop/level2/aclnn_ascend_quant_v3.h>
+#define QMM_CHECK_ASCEND_QUANT_V3 1
+#endif
+#if __has_include(<aclnnop/aclnn_dynamic_quant.h>)
+#include <aclnnop/aclnn_dynamic_quant.h>
+#define QMM_CHECK_DYNAMIC_QUANT 1
+#endif
+
 #include "cann/acl_api.h"
 
 // The V4 header marks its functions deprecated; taking their address is fine here.
@@ -66,6 +79,12 @@ QMM_CHECK_GROUP(QMM_ACLNN_TQP_V3_FUNCS)
 #endif
 #ifdef QMM_CHECK_FORMAT_CAST
 QMM_CHECK_GROUP(QMM_ACLNN_FORMAT_CAST_FUNCS)
+#endif
+#ifdef QMM_CHECK_ASCEND_QUANT_V3
+QMM_CHECK_GROUP(QMM_ACLNN_ASCEND_QUANT_V3_FUNCS)
+#endif
+#ifdef QMM_CHECK_DYNAMIC_QUANT
+QMM_CHECK_GROUP(QMM_ACLNN_DYNAMIC_QUANT_FUNCS)
 #endif
 
 namespace ours = qmm::acl;

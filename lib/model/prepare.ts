@@ -1,0 +1,232 @@
+/**
+ * prepareModel: an msModelSlim export → a directory the runtime loads with no
+ * per-load transposes or casts (WEIGHTS.md §5). Layers are streamed one at a
+ * time; output shards are written atomically, the manifest last, and the
+ * whole directory appears only when everything succeeded.
+ */
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe as describeValue, QmmError } from '../errors';
+import { SafetensorsWriter } from '../safetensors';
+import { readDescription, readModelConfig, type ModelConfig } from './description';
+import { modelFileError } from './errors';
+import { planModel, type FloatTensorPlan } from './layers';
+import { readSmallTensors } from './layer_params';
+import { writeLayer } from './layer_writer';
+import { MANIFEST_FILE, type ModelOutputDtype, type PreparedManifest } from './manifest';
+import { buildManifest, manifestLayer, type Built } from './manifest_build';
+import { StagedDir } from './output_dir';
+import { fileMetadata, makeUnits, packShards, shardFileName, type Unit } from './output_plan';
+import { Scratch } from './scratch';
+import { ModelSource } from './source';
+
+export interface PrepareProgress {
+  /** scan: headers and small tensors checked; hash: input shards hashed; convert: layers written. */
+  readonly phase: 'scan' | 'hash' | 'convert' | 'done';
+  /** Bytes (hash, convert) or layers (scan) done so far. */
+  readonly done: number;
+  readonly total: number;
+  /** The layer or tensor being worked on. */
+  readonly item?: string;
+}
+
+export interface PrepareOptions {
+  /** Also write each int8 weight as FRACTAL_NZ (default true); the ND (k, n) copy is always written. */
+  nz?: boolean;
+  /** Output / activation dtype; default: config.json torch_dtype (must then be float16 or bfloat16). */
+  outputDtype?: ModelOutputDtype;
+  /** Fuse q/k/v → qkv_proj and gate/up → gate_up_proj (default false). */
+  fuse?: boolean;
+  /** Replace an existing output directory (default false: it is an error). */
+  overwrite?: boolean;
+  /** Output shard size limit in bytes (default 4 GiB, as msModelSlim). */
+  shardBytes?: number;
+  /** Working buffer for transposes and NZ slabs (default 4 MiB). */
+  chunkBytes?: number;
+  onProgress?: (p: PrepareProgress) => void;
+  signal?: AbortSignal;
+}
+
+interface ResolvedOptions {
+  nz: boolean;
+  outputDtype: ModelOutputDtype | undefined;
+  fuse: boolean;
+  overwrite: boolean;
+  shardBytes: number;
+  chunkBytes: number;
+  onProgress: ((p: PrepareProgress) => void) | undefined;
+  signal: AbortSignal | undefined;
+}
+
+const OPTION_KEYS = ['nz', 'outputDtype', 'fuse', 'overwrite', 'shardBytes', 'chunkBytes', 'onProgress', 'signal'];
+
+function resolveOptions(v: unknown): ResolvedOptions {
+  if (v === undefined || v === null) v = {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`options must be an object, got ${describeValue(v)}`);
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!OPTION_KEYS.includes(k)) throw new TypeError(`options.${k} is not a known option; expected one of ${OPTION_KEYS.join(', ')}`);
+  const bool = (k: string, d: boolean): boolean => {
+    if (o[k] === undefined) return d;
+    if (typeof o[k] !== 'boolean') throw new TypeError(`options.${k} must be a boolean, got ${describeValue(o[k])}`);
+    return o[k] as boolean;
+  };
+  const size = (k: string, d: number, min: number): number => {
+    if (o[k] === undefined) return d;
+    if (typeof o[k] !== 'number' || !Number.isSafeInteger(o[k])) throw new TypeError(`options.${k} must be an integer number of bytes, got ${describeValue(o[k])}`);
+    if ((o[k] as number) < min) throw new RangeError(`options.${k} must be at least ${min}, got ${o[k]}`);
+    return o[k] as number;
+  };
+  if (o.outputDtype !== undefined && o.outputDtype !== 'float16' && o.outputDtype !== 'bfloat16') {
+    throw new TypeError(`options.outputDtype must be 'float16' or 'bfloat16', got ${describeValue(o.outputDtype)}`);
+  }
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError(`options.onProgress must be a function, got ${describeValue(o.onProgress)}`);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError(`options.signal must be an AbortSignal, got ${describeValue(o.signal)}`);
+  return {
+    nz: bool('nz', true),
+    outputDtype: o.outputDtype as ModelOutputDtype | undefined,
+    fuse: bool('fuse', false),
+    overwrite: bool('overwrite', false),
+    shardBytes: size('shardBytes', 4 * 2 ** 30, 1),
+    chunkBytes: size('chunkBytes', 4 * 2 ** 20, 1024),
+    onProgress: o.onProgress as ResolvedOptions['onProgress'],
+    signal: o.signal as AbortSignal | undefined,
+  };
+}
+
+function resolveOutputDtype(config: ModelConfig, requested: ModelOutputDtype | undefined): ModelOutputDtype {
+  if (requested !== undefined) return requested;
+  const where = config.file ?? 'config.json';
+  if (config.paramsDtype === undefined) {
+    throw modelFileError(where, `${config.file ? 'names no torch_dtype' : 'is missing'}, so the model dtype (which decides the deq_scale encoding) is unknown; pass outputDtype (--output-dtype float16|bfloat16)`);
+  }
+  if (config.paramsDtype === 'float32') {
+    throw modelFileError(where, `${config.dtypeKey} is float32, which npu_quant_matmul cannot output; pass outputDtype (--output-dtype float16|bfloat16)`);
+  }
+  return config.paramsDtype;
+}
+
+class Progress {
+  private done = 0;
+  constructor(
+    private readonly cb: ((p: PrepareProgress) => void) | undefined,
+    private readonly phase: PrepareProgress['phase'],
+    private readonly total: number,
+  ) {
+    this.emit();
+  }
+
+  add(n: number, item?: string): void {
+    this.done = Math.min(this.total, this.done + n);
+    this.emit(item);
+  }
+
+  private emit(item?: string): void {
+    this.cb?.({ phase: this.phase, done: Math.round(this.done), total: this.total, ...(item !== undefined ? { item } : {}) });
+  }
+}
+
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new QmmError('ERR_QMM_ABORTED', 'prepare was aborted');
+}
+
+async function writeShard(file: string, units: readonly Unit[], source: ModelSource, o: ResolvedOptions, outputDtype: ModelOutputDtype, progress: Progress, scratch: Scratch): Promise<void> {
+  const specs = units.flatMap((u) => u.specs);
+  const w = await SafetensorsWriter.create(file, specs, fileMetadata(units, outputDtype), o.signal ? { signal: o.signal } : {});
+  try {
+    for (const u of units) {
+      checkAborted(o.signal);
+      if (u.layer) {
+        let reported = 0;
+        await writeLayer(u.layer, source, w, {
+          nz: o.nz,
+          outputDtype,
+          chunkBytes: o.chunkBytes,
+          scratch,
+          ...(o.signal ? { signal: o.signal } : {}),
+          onBytes: (n) => {
+            reported += n;
+            progress.add(n, u.label);
+          },
+        });
+        progress.add(u.inputBytes - reported, u.label);
+      } else {
+        const f = u.float as FloatTensorPlan;
+        await source.stream(f.ref, scratch.bytes('copy', Math.min(o.chunkBytes, Math.max(1, f.ref.info.byteLength))), async (bytes) => {
+          await w.write(f.ref.name, bytes);
+          progress.add(bytes.length, u.label);
+        }, o.signal);
+      }
+    }
+    await w.commit();
+  } catch (e) {
+    await w.abort().catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
+ * Converts the msModelSlim export in `modelDir` (quant_model_description.json,
+ * config.json, *.safetensors [+ index]) into `outDir`: per layer the weight as
+ * (k, n) int8 ND and FRACTAL_NZ (W8A8, W8A8_DYNAMIC) or int4-packed int32
+ * (W4A4_DYNAMIC), deq_scale re-encoded by bits for the output dtype, float32
+ * activation and weight scales, float tensors unchanged, and qmm-manifest.json.
+ * Inconsistent inputs throw ERR_QMM_FILE and leave no output directory.
+ */
+export async function prepareModel(modelDir: string, outDir: string, options?: PrepareOptions): Promise<PreparedManifest> {
+  if (typeof modelDir !== 'string' || modelDir === '') throw new TypeError(`modelDir must be a directory path, got ${describeValue(modelDir)}`);
+  if (typeof outDir !== 'string' || outDir === '') throw new TypeError(`outDir must be a directory path, got ${describeValue(outDir)}`);
+  const o = resolveOptions(options);
+  const inDir = path.resolve(modelDir);
+  const st = await fs.promises.stat(inDir).catch(() => undefined);
+  if (!st?.isDirectory()) throw modelFileError(inDir, 'the model directory does not exist or is not a directory');
+  if (path.resolve(outDir) === inDir) throw modelFileError(inDir, 'the output directory must differ from the model directory');
+
+  const desc = await readDescription(inDir);
+  const config = await readModelConfig(inDir);
+  const outputDtype = resolveOutputDtype(config, o.outputDtype);
+  const source = await ModelSource.open(inDir);
+  let staged: StagedDir | undefined;
+  try {
+    const plan = planModel(desc, source, { fuse: o.fuse });
+    const scan = new Progress(o.onProgress, 'scan', plan.layers.length);
+    for (const l of plan.layers) {
+      checkAborted(o.signal);
+      await readSmallTensors(l, source, { outputDtype });
+      scan.add(1, l.name);
+    }
+    const hash = new Progress(o.onProgress, 'hash', source.totalBytes);
+    const shards = await source.fingerprints((n) => hash.add(n), o.signal);
+
+    staged = await StagedDir.create(outDir, o.overwrite);
+    const units = makeUnits(plan.layers, plan.floats, o.nz, outputDtype);
+    const groups = packShards(units, o.shardBytes);
+    const convert = new Progress(o.onProgress, 'convert', units.reduce((a, u) => a + u.inputBytes, 0));
+    const built: Built = { files: [], layers: [], floats: [] };
+    const scratch = new Scratch();
+    for (let i = 0; i < groups.length; i++) {
+      const name = shardFileName(i, groups.length);
+      await writeShard(staged.file(name), groups[i], source, o, outputDtype, convert, scratch);
+      built.files.push({ file: name, bytes: (await fs.promises.stat(staged.file(name))).size, tensors: groups[i].reduce((a, u) => a + u.specs.length, 0) });
+      for (const u of groups[i]) {
+        if (u.layer) built.layers.push(manifestLayer(u, name, config.paramsDtype, outputDtype));
+        else {
+          const f = u.float as FloatTensorPlan;
+          built.floats.push({ name: f.ref.name, file: name, dtype: f.ref.info.dtype, shape: [...f.ref.info.shape], tag: f.tag ?? null });
+        }
+      }
+    }
+    await source.checkUnchanged();
+    checkAborted(o.signal);
+    const manifest = buildManifest(desc, config, source, shards, o, outputDtype, built);
+    await staged.writeFile(MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`);
+    await staged.commit();
+    o.onProgress?.({ phase: 'done', done: 1, total: 1 });
+    return manifest;
+  } catch (e) {
+    await staged?.discard();
+    throw e;
+  } finally {
+    await source.close().catch(() => undefined);
+  }
+}
