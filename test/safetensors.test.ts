@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QmmError } from '../lib/errors';
+import { rng } from './helpers';
 import {
   SAFETENSORS_DTYPES,
   SafetensorsFile,
@@ -105,17 +106,6 @@ async function expectCorrupt(bytes: Uint8Array, rule: string, tensor?: string): 
   expectFileError(catchSync(() => parseSafetensorsBuffer(bytes, 'mem')), rule, 'mem', tensor);
 }
 
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomBytesFrom(rand: () => number, n: number): Uint8Array {
   const b = new Uint8Array(n);
@@ -134,7 +124,7 @@ function byteLen(dtype: SafetensorsDtype, shape: number[]): number {
 
 describe('safetensors writer and reader round trip', () => {
   it('round-trips every dtype with metadata, and aligns every tensor', async () => {
-    const rand = prng(1);
+    const rand = rng(1);
     const tensors: Record<string, SafetensorsTensorInput> = {};
     for (const dt of SAFETENSORS_DTYPES) {
       const shape = shapeFor(dt);
@@ -626,7 +616,7 @@ describe('safetensors writer validation and atomicity', () => {
 
 describe('safetensors header fuzz', () => {
   it('every mutated file opens consistently or throws ERR_QMM_FILE', async () => {
-    const rand = prng(0x5afe7e25);
+    const rand = rng(0x5afe7e25);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
     const base = serializeSafetensors(
       {
