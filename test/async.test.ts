@@ -25,10 +25,10 @@ describe('async ops', () => {
     expect(ticked).toBe(true);
   });
 
-  it('100 overlapping calls equal the sequential results', async () => {
+  it('1000 overlapping calls equal the sequential results', async () => {
     const problems = Array.from({ length: 10 }, (_, i) => problem(100 + i, 1 + i * 3, 40 + i, 33));
     const expected = problems.map((p) => Array.from(npuQuantMatmulSync(p.x1, p.x2, p.scale, { outputDtype: 'bfloat16', pertokenScale: undefined }).data as Uint16Array));
-    const calls = Array.from({ length: 100 }, (_, i) => npuQuantMatmul(problems[i % 10].x1, problems[i % 10].x2, problems[i % 10].scale, { outputDtype: 'bfloat16' }));
+    const calls = Array.from({ length: 1000 }, (_, i) => npuQuantMatmul(problems[i % 10].x1, problems[i % 10].x2, problems[i % 10].scale, { outputDtype: 'bfloat16' }));
     const results = await Promise.all(calls);
     results.forEach((o, i) => expect(Array.from(o.data as Uint16Array)).toEqual(expected[i % 10]));
   });
