@@ -81,37 +81,23 @@ Epilogue makeEpilogue(const QuantMatmulArgs& a, int64_t m, int64_t n, int64_t ou
   return e;
 }
 
+kern::EpiRow epiRow(const Epilogue& e, int64_t batch, int64_t row, int32_t corr) {
+  const int64_t bb = e.biasBatches == 1 ? 0 : batch;
+  kern::EpiRow r{};
+  r.kind = static_cast<kern::EpiKind>(e.kind);
+  r.scale = e.scale.empty() ? nullptr : e.scale.data();
+  r.offset = e.offset.empty() ? nullptr : e.offset.data();
+  r.biasI = e.biasI32.empty() ? nullptr : e.biasI32.data() + bb * e.n;
+  r.biasF = e.biasF32.empty() ? nullptr : e.biasF32.data() + bb * e.n;
+  r.hasPertoken = !e.pertoken.empty();
+  r.pertoken = r.hasPertoken ? e.pertoken[row] : 1.0f;
+  r.corr = corr;
+  return r;
+}
+
 void applyEpilogue(const Epilogue& e, const int32_t* acc, int64_t batch, int64_t row, int64_t n0, int64_t n1,
                    void* outRow) {
-  const int64_t bb = e.biasBatches == 1 ? 0 : batch;
-  const int32_t* biasI = e.biasI32.empty() ? nullptr : e.biasI32.data() + bb * e.n;
-  const float* biasF = e.biasF32.empty() ? nullptr : e.biasF32.data() + bb * e.n;
-  for (int64_t j = n0; j < n1; ++j) {
-    int32_t v = acc[j - n0];
-    if (biasI) v = num::wrapAdd(v, biasI[j]);  // int32 bias is added inside the cube (§3.0)
-    switch (e.kind) {
-      case EpilogueKind::Int32Out:
-        static_cast<int32_t*>(outRow)[j] = v;
-        break;
-      case EpilogueKind::FixpipeF16:
-        static_cast<uint16_t*>(outRow)[j] = num::f32ToF16Saturating(static_cast<float>(v) * e.scale[j]);
-        break;
-      case EpilogueKind::FixpipeInt8:
-        static_cast<int8_t*>(outRow)[j] = num::requantInt8(v, e.scale[j], e.offset[j]);
-        break;
-      case EpilogueKind::VectorBf16:
-      case EpilogueKind::VectorF16: {
-        float r = static_cast<float>(v) * e.scale[j];
-        if (!e.pertoken.empty()) r = r * e.pertoken[row];
-        if (biasF) r = r + biasF[j];
-        if (e.kind == EpilogueKind::VectorBf16)
-          static_cast<uint16_t*>(outRow)[j] = num::f32ToBf16(r);
-        else
-          static_cast<uint16_t*>(outRow)[j] = num::f32ToF16(r);
-        break;
-      }
-    }
-  }
+  kern::epilogueScalar(epiRow(e, batch, row, 0), acc, n0, n1, outRow);
 }
 
 }  // namespace qmm::emu

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "../backend.h"
+#include "kernels/kernel.h"
 
 namespace qmm::emu {
 
@@ -31,8 +32,13 @@ struct Epilogue {
 // Builds the epilogue from the op arguments; m is x1's row count.
 Epilogue makeEpilogue(const QuantMatmulArgs& a, int64_t m, int64_t n, int64_t outBatches);
 
+// The per-row view the kernels' epilogues take: output row `row` of output
+// batch `batch`; `corr` is subtracted from every accumulator first (the
+// kernel's rowsum correction, 0 for kernels without one).
+kern::EpiRow epiRow(const Epilogue& e, int64_t batch, int64_t row, int32_t corr);
+
 // Applies the epilogue to acc[0 .. n1-n0) for output row `row` of output
-// batch `batch`, writing out[n0 .. n1) of that row.
+// batch `batch`, writing out[n0 .. n1) of that row (portable code).
 void applyEpilogue(const Epilogue& e, const int32_t* acc, int64_t batch, int64_t row, int64_t n0, int64_t n1,
                    void* outRow);
 

@@ -1,6 +1,7 @@
 #include "thread_pool.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
@@ -12,6 +13,28 @@
 
 namespace qmm {
 namespace {
+
+inline void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ volatile("yield");
+#endif
+}
+
+// Workers and callers spin this long for new work / completion before they
+// block: back-to-back small ops (decode) then skip the futex wake-up latency.
+constexpr auto kSpin = std::chrono::microseconds(50);
+
+template <typename F>
+bool spinUntil(F&& ready) {
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0;; ++i) {
+    if (ready()) return true;
+    cpuRelax();
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() - t0 > kSpin) return ready();
+  }
+}
 
 struct Job {
   const std::function<void(int64_t)>* fn;
@@ -69,10 +92,12 @@ class Pool {
       {
         std::lock_guard<std::mutex> g(m_);
         queue_.push_back(job);
+        queued_.fetch_add(1);
       }
-      cv_.notify_all();
+      if (sleeping_.load() > 0) cv_.notify_all();
     }
     job->work();
+    if (spinUntil([&] { return job->finished.load() >= job->count; })) return;
     std::unique_lock<std::mutex> lk(job->m);
     job->doneCv.wait(lk, [&] { return job->finished.load() >= job->count; });
   }
@@ -80,14 +105,20 @@ class Pool {
  private:
   void loop() {
     for (;;) {
+      spinUntil([&] { return queued_.load() > 0; });
       std::shared_ptr<Job> job;
       {
         std::unique_lock<std::mutex> lk(m_);
-        cv_.wait(lk, [&] { return quit_ || !queue_.empty(); });
+        if (queue_.empty() && !quit_) {
+          sleeping_.fetch_add(1);
+          cv_.wait(lk, [&] { return quit_ || !queue_.empty(); });
+          sleeping_.fetch_sub(1);
+        }
         if (quit_) return;
         job = queue_.front();
         if (job->next.load() >= job->count) {
           queue_.pop_front();
+          queued_.fetch_sub(1);
           continue;
         }
       }
@@ -97,6 +128,8 @@ class Pool {
 
   std::mutex m_;
   std::condition_variable cv_;
+  std::atomic<int> queued_{0};    // jobs in queue_ (read without the lock while spinning)
+  std::atomic<int> sleeping_{0};  // workers blocked in cv_.wait
   std::deque<std::shared_ptr<Job>> queue_;
   std::vector<std::thread> threads_;
   bool quit_ = false;

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Cross-builds the kernel self-test (kernels + numerics, no Node) for aarch64
+# with Debian's crossbuild-essential-arm64, through cmake/toolchain-aarch64.cmake,
+# and runs it under qemu-aarch64: the NEON (SDOT) kernel must equal the
+# portable kernel bit for bit on random shapes, packers and epilogues.
+#   scripts/cross-arm64.sh [--install] [self-test args, e.g. --iters 2000]
+# --install: apt-get install the toolchain and qemu-user when missing.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+if [[ "${1:-}" == "--install" ]]; then
+  shift
+  if ! command -v aarch64-linux-gnu-g++ >/dev/null || ! command -v qemu-aarch64 >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq crossbuild-essential-arm64 qemu-user >/dev/null
+  fi
+fi
+for tool in aarch64-linux-gnu-g++ qemu-aarch64 cmake; do
+  command -v "$tool" >/dev/null || { echo "cross-arm64: $tool not found (apt-get install crossbuild-essential-arm64 qemu-user cmake, or pass --install)" >&2; exit 2; }
+done
+out="$root/build/cross-arm64-selftest"
+mkdir -p "$out"
+cmake -S "$root/binding/emulator/kernels/selftest" -B "$out" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchain-aarch64.cmake" >"$out/configure.log" 2>&1 \
+  || { cat "$out/configure.log" >&2; exit 1; }
+cmake --build "$out" -j 2 >"$out/build.log" 2>&1 || { cat "$out/build.log" >&2; exit 1; }
+file "$out/kernel_selftest" | grep -q aarch64 || { echo "cross-arm64: the self-test is not an aarch64 binary" >&2; exit 1; }
+# qemu-aarch64's default CPU (max) has the dot-product extension; the test skips kernels the CPU lacks.
+exec qemu-aarch64 -L /usr/aarch64-linux-gnu "$out/kernel_selftest" "$@"
