@@ -9,6 +9,7 @@
 #include "cann/cann_backend.h"
 #include "device_buffer.h"
 #include "emulator/emulator.h"
+#include "emulator_hooks.h"
 #include "marshal.h"
 #include "ops.h"
 
@@ -84,6 +85,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mock.Set("clearFaults", Napi::Function::New(env, MockClearFaults));
   mock.Set("lastViolation", Napi::Function::New(env, MockLastViolation));
   exports.Set("cannMock", mock);
+  exports.Set("emulator", makeEmulatorHooks(env));
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;
 }

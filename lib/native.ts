@@ -109,7 +109,29 @@ export interface MockCannStats {
   totalCalls: number;
 }
 
+export interface NativeEmulatorHooks {
+  kernelName(): string;
+  kernelNote(): string;
+  kernelsAvailable(): string;
+  selectKernel(name: string): boolean;
+  packCache: {
+    clear(): void;
+    release(view: ArrayBufferView): number;
+    bytes(): number;
+    entries(): number;
+    hits(): number;
+    misses(): number;
+    setMode(mode: string): boolean;
+    mode(): string;
+    setLimit(bytes: number): void;
+    limit(): number;
+  };
+  probeKernelPeakGops(seconds: number): number;
+  probeDramReadGBps(bytes: number, repeats: number): number;
+}
+
 export interface NativeAddon {
+  emulator: NativeEmulatorHooks;
   abiVersion: number;
   openBackend(name: 'cpu' | 'cann'): NativeBackend;
   CancelToken: new () => NativeCancelToken;

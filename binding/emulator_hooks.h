@@ -1,0 +1,11 @@
+// The `emulator` object of the addon: the CPU kernel in use and the weight
+// packing cache (binding/emulator/pack_cache_api.h), plus the bench probes.
+#pragma once
+
+#include <napi.h>
+
+namespace qmm {
+
+Napi::Object makeEmulatorHooks(Napi::Env env);
+
+}  // namespace qmm
