@@ -38,51 +38,67 @@ struct OpCall {
   std::function<void()> run;
 };
 
-class OpWorker : public Napi::AsyncWorker {
- public:
-  OpWorker(Napi::Env env, std::unique_ptr<OpCall> call)
-      : Napi::AsyncWorker(env, "qmm-op"), call_(std::move(call)), deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      if (call_->cancel && call_->cancel->cancelled.load())
-        throw QmmException(ErrorCode::Aborted, "the operation was aborted");
-      call_->run();
-    } catch (const QmmException& e) {
-      error_ = std::make_unique<QmmException>(e);
-      SetError(e.what());
-    } catch (const std::bad_alloc&) {
-      error_ = std::make_unique<QmmException>(ErrorCode::Shape, "out of host memory for this operation");
-      SetError("out of memory");
-    } catch (const std::exception& e) {
-      error_ = std::make_unique<QmmException>(ErrorCode::Internal, e.what());
-      SetError(e.what());
-    }
-  }
-  // While a worker_thread is being terminated, N-API calls fail and
-  // node-addon-api turns that into a C++ exception; nothing can be reported
-  // then, and letting it escape would abort the process.
-  void OnOK() override {
-    try {
-      call_.reset();
-      deferred_.Resolve(Env().Undefined());
-    } catch (...) {
-    }
-  }
-  void OnError(const Napi::Error&) override {
-    try {
-      call_.reset();
-      deferred_.Reject(toJsError(Env(), *error_).Value());
-    } catch (...) {
-    }
-  }
-
- private:
-  std::unique_ptr<OpCall> call_;
-  Napi::Promise::Deferred deferred_;
-  std::unique_ptr<QmmException> error_;
+// An op in flight on a libuv worker thread. Raw N-API rather than
+// Napi::AsyncWorker: its completion must never throw, because while a
+// worker_thread is being terminated every N-API call fails and a C++
+// exception escaping the completion callback would abort the process.
+struct AsyncOp {
+  napi_async_work work = nullptr;
+  napi_deferred deferred = nullptr;
+  std::unique_ptr<OpCall> call;
+  std::unique_ptr<QmmException> error;
 };
+
+void executeOp(napi_env /*env*/, void* data) {
+  auto* op = static_cast<AsyncOp*>(data);
+  try {
+    if (op->call->cancel && op->call->cancel->cancelled.load())
+      throw QmmException(ErrorCode::Aborted, "the operation was aborted");
+    op->call->run();
+  } catch (const QmmException& e) {
+    op->error = std::make_unique<QmmException>(e);
+  } catch (const std::bad_alloc&) {
+    op->error = std::make_unique<QmmException>(ErrorCode::Shape, "out of host memory for this operation");
+  } catch (const std::exception& e) {
+    op->error = std::make_unique<QmmException>(ErrorCode::Internal, e.what());
+  }
+}
+
+void setString(napi_env env, napi_value obj, const char* key, const std::string& value) {
+  napi_value v;
+  if (napi_create_string_utf8(env, value.c_str(), value.size(), &v) == napi_ok) napi_set_named_property(env, obj, key, v);
+}
+
+// The JS error for a QmmException, built with status-returning calls only (nullptr on failure).
+napi_value rawError(napi_env env, const QmmException& e) {
+  napi_value msg, err;
+  if (napi_create_string_utf8(env, e.what(), NAPI_AUTO_LENGTH, &msg) != napi_ok) return nullptr;
+  if (napi_create_error(env, nullptr, msg, &err) != napi_ok) return nullptr;
+  setString(env, err, "code", errorCodeName(e.code()));
+  if (e.status() != 0) {
+    napi_value st;
+    if (napi_create_double(env, static_cast<double>(e.status()), &st) == napi_ok) napi_set_named_property(env, err, "status", st);
+  }
+  if (!e.call().empty()) setString(env, err, "call", e.call());
+  if (!e.deviceMessage().empty()) setString(env, err, "deviceMessage", e.deviceMessage());
+  return err;
+}
+
+void completeOp(napi_env env, napi_status status, void* data) {
+  std::unique_ptr<AsyncOp> op(static_cast<AsyncOp*>(data));
+  napi_delete_async_work(env, op->work);
+  op->call.reset();  // drops the references that kept the inputs alive
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  if (status == napi_ok && !op->error) {
+    napi_value undefined;
+    if (napi_get_undefined(env, &undefined) == napi_ok) napi_resolve_deferred(env, op->deferred, undefined);
+  } else {
+    const QmmException e = op->error ? *op->error : QmmException(ErrorCode::Aborted, "the operation was cancelled");
+    if (napi_value err = rawError(env, e)) napi_reject_deferred(env, op->deferred, err);
+  }
+  napi_close_handle_scope(env, scope);
+}
 
 Napi::Value runSync(Napi::Env env, OpCall& call) {
   try {
@@ -96,10 +112,19 @@ Napi::Value runSync(Napi::Env env, OpCall& call) {
 }
 
 Napi::Value runAsync(Napi::Env env, std::unique_ptr<OpCall> call) {
-  auto* w = new OpWorker(env, std::move(call));
-  Napi::Promise p = w->promise();
-  w->Queue();
-  return p;
+  auto op = std::make_unique<AsyncOp>();
+  op->call = std::move(call);
+  napi_value promise, name;
+  if (napi_create_promise(env, &op->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, "qmm-op", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, nullptr, name, executeOp, completeOp, op.get(), &op->work) != napi_ok)
+    throw Napi::Error::New(env, "could not start the operation");
+  if (napi_queue_async_work(env, op->work) != napi_ok) {
+    napi_delete_async_work(env, op->work);
+    throw Napi::Error::New(env, "could not queue the operation");
+  }
+  op.release();  // owned by completeOp from here
+  return Napi::Value(env, promise);
 }
 
 // Marshals the arguments of each op (QmmException while reading is turned
