@@ -65,6 +65,15 @@ bool TensorArg::isContiguous() const {
   return true;
 }
 
+int64_t TensorArg::storageIndexOf(int64_t flat) const {
+  int64_t off = offset;
+  for (int d = rank() - 1; d >= 0; --d) {
+    off += (flat % shape[d]) * strides[d];
+    flat /= shape[d];
+  }
+  return off;
+}
+
 bool isTransposeLastTwoDims(const TensorArg& t) {
   const int nd = t.rank();
   if (nd < 2 || nd > 6) return false;

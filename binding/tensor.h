@@ -62,6 +62,8 @@ struct TensorArg {
   int64_t numel() const;
   int64_t storageNumel() const;
   bool isContiguous() const;
+  // Storage index of the element at row-major logical position `flat`.
+  int64_t storageIndexOf(int64_t flat) const;
   template <typename T>
   const T* hostData() const { return static_cast<const T*>(mem.ptr); }
   template <typename T>

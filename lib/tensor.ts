@@ -291,12 +291,10 @@ export class Tensor {
 
   /** @internal Logical elements gathered into a new contiguous host array (raw values/bits). */
   gatherHost(): HostArray {
-    const src = this.device === 'cpu' ? this : this.toDevice('cpu');
-    const out = allocHost(this.dtype, this.numel);
-    src.forEachElement((v, i) => {
-      (out as unknown as Array<number | bigint>)[i] = v;
-    }, false);
-    return out;
+    if (this.device === 'cpu') return this.gatherHostLocal();
+    // toDevice('cpu') already gathers an ND view; an NZ tensor arrives as its storage
+    const onCpu = this.toDevice('cpu');
+    return this.format === 'FRACTAL_NZ' ? onCpu.gatherHostLocal() : (onCpu.storage.host as HostArray);
   }
 
   /** @internal Copies the tensor to another device (whole storage for NZ, contiguous elements otherwise). */

@@ -5,7 +5,7 @@
 
 import { tensor, type OutputDType, type QuantMatmulOptions, type Tensor } from '../lib/index';
 import { floatTensor, makeX1, makeX2, prod, randFloats, randInt, randInts, type Rng } from './helpers';
-import { bitsFromF32, refTransQuantParam, type RefQuantMatmulInput } from './reference';
+import { bitsFromF32, refBroadcast, refTransQuantParam, type RefQuantMatmulInput } from './reference';
 
 export type ScaleKind = 'int64' | 'float32' | 'bfloat16';
 export type BiasKind = 'none' | 'int32' | 'float32' | 'float16' | 'bfloat16';
@@ -66,10 +66,6 @@ export function randomShapes(r: Rng, spec: CaseSpec): [number[], number[]] {
   ];
 }
 
-function broadcastBatch(a: number[], b: number[]): number[] {
-  const n = Math.max(a.length, b.length);
-  return Array.from({ length: n }, (_, i) => Math.max(a[a.length - n + i] ?? 1, b[b.length - n + i] ?? 1));
-}
 
 export function buildCase(r: Rng, spec: CaseSpec): BuiltCase {
   const [s1, s2] = spec.x1Shape && spec.x2Shape ? [spec.x1Shape, spec.x2Shape] : randomShapes(r, spec);
@@ -81,7 +77,7 @@ export function buildCase(r: Rng, spec: CaseSpec): BuiltCase {
   const v2 = randInts(r, prod(s2), xlo, xhi);
   const x1 = makeX1(v1, s1, { transposed: spec.x1T, int4: spec.int4 });
   const x2 = makeX2(v2, s2, { transposed: spec.x2T, nz: spec.nz, int4: spec.int4 });
-  const outBatch = broadcastBatch(s1.slice(0, -2), s2.slice(0, -2));
+  const outBatch = refBroadcast(s1.slice(0, -2), s2.slice(0, -2));
 
   // typical |A| is ~ 128*128*sqrt(k)/2 for int8; aim the float outputs at interesting ranges
   const big = spec.int4 ? 8 * 8 * Math.sqrt(k) : 128 * 128 * Math.sqrt(k) * 0.3;

@@ -1,39 +1,19 @@
 #include "epilogue.h"
 
 #include "../errors.h"
+#include "float_at.h"
 #include "numerics.h"
 
 namespace qmm::emu {
 
 namespace {
 
-// Element i of a 1-D (or (B,1,n)) view converted exactly to float.
-float readF32(const TensorArg& t, int64_t i) {
-  // For 1-D views i is the index; for (B,1,n) views the caller passes the flat
-  // logical index and we walk the dims.
-  int64_t off = t.offset;
-  for (int d = t.rank() - 1; d >= 0; --d) {
-    const int64_t idx = i % t.shape[d];
-    i /= t.shape[d];
-    off += idx * t.strides[d];
-  }
-  switch (t.dtype) {
-    case DType::Float32: return t.hostData<float>()[off];
-    case DType::Float16: return num::f16ToF32(t.hostData<uint16_t>()[off]);
-    case DType::BFloat16: return num::bf16ToF32(t.hostData<uint16_t>()[off]);
-    default: fail(ErrorCode::Internal, "readF32 on a non-float tensor");
-  }
-}
+// Element i (row-major logical index) of a 1-D or (B,1,n) view, converted exactly to float.
+float readF32(const TensorArg& t, int64_t i) { return num::floatAt(t, t.storageIndexOf(i)); }
 
 template <typename T>
 T readAt(const TensorArg& t, int64_t i) {
-  int64_t off = t.offset;
-  for (int d = t.rank() - 1; d >= 0; --d) {
-    const int64_t idx = i % t.shape[d];
-    i /= t.shape[d];
-    off += idx * t.strides[d];
-  }
-  return t.hostData<T>()[off];
+  return t.hostData<T>()[t.storageIndexOf(i)];
 }
 
 }  // namespace

@@ -27,6 +27,7 @@
 
 #include "../errors.h"
 #include "emulator.h"
+#include "float_at.h"
 #include "numerics.h"
 #include "thread_pool.h"
 
@@ -35,20 +36,6 @@ namespace qmm::emu {
 namespace {
 
 bool isFloatInput(DType d) { return d == DType::Float32 || d == DType::Float16 || d == DType::BFloat16; }
-
-// Reads element `off` (storage index) of a float32 / float16 / bfloat16 buffer as float32.
-float loadF32(const TensorArg& t, int64_t off) {
-  switch (t.dtype) {
-    case DType::Float32:
-      return t.hostData<float>()[off];
-    case DType::Float16:
-      return num::f16ToF32(t.hostData<uint16_t>()[off]);
-    case DType::BFloat16:
-      return num::bf16ToF32(t.hostData<uint16_t>()[off]);
-    default:
-      fail(ErrorCode::Internal, "loadF32: not a float tensor");
-  }
-}
 
 // Storage offset of the first element of row `row` (all dims but the last).
 int64_t rowOffset(const TensorArg& t, int64_t row) {
@@ -115,10 +102,10 @@ void quantize(const QuantizeArgs& a) {
   // Per-channel parameters as float32 (exact for float16/bfloat16 sources).
   std::vector<float> scale(static_cast<size_t>(cols)), offset(static_cast<size_t>(cols), 0.0f);
   const int64_t ls = a.scale.shape[0];
-  for (int64_t c = 0; c < cols; ++c) scale[c] = loadF32(a.scale, a.scale.offset + (ls == 1 ? 0 : c) * a.scale.strides[0]);
+  for (int64_t c = 0; c < cols; ++c) scale[c] = num::floatAt(a.scale, a.scale.storageIndexOf(ls == 1 ? 0 : c));
   if (a.offset) {
     const TensorArg& o = *a.offset;
-    for (int64_t c = 0; c < cols; ++c) offset[c] = loadF32(o, o.offset + (o.shape[0] == 1 ? 0 : c) * o.strides[0]);
+    for (int64_t c = 0; c < cols; ++c) offset[c] = num::floatAt(o, o.storageIndexOf(o.shape[0] == 1 ? 0 : c));
   }
 
   int8_t* out = a.out.hostMutableData<int8_t>();
@@ -130,7 +117,7 @@ void quantize(const QuantizeArgs& a) {
         const int64_t base = rowOffset(a.x, row);
         int8_t* y = out + row * cols;
         for (int64_t c = 0; c < cols; ++c) {
-          float r = loadF32(a.x, base + c * stride) * scale[c];
+          float r = num::floatAt(a.x, base + c * stride) * scale[c];
           r = r + offset[c];
           y[c] = static_cast<int8_t>(num::rneClamp(r, -128, 127));
         }
@@ -171,7 +158,7 @@ void dynamicQuant(const DynamicQuantArgs& a) {
         float amax = 0.0f;
         bool nan = false;
         for (int64_t c = 0; c < cols; ++c) {
-          const float v = std::fabs(loadF32(a.x, base + c * stride));
+          const float v = std::fabs(num::floatAt(a.x, base + c * stride));
           if (std::isnan(v)) nan = true;
           else if (v > amax) amax = v;
         }
@@ -184,7 +171,7 @@ void dynamicQuant(const DynamicQuantArgs& a) {
           return;
         }
         for (int64_t c = 0; c < cols; ++c) {
-          const float q = loadF32(a.x, base + c * stride) / s;
+          const float q = num::floatAt(a.x, base + c * stride) / s;
           y[c] = static_cast<int8_t>(num::rneClamp(q, -128, 127));
         }
       },

@@ -27,14 +27,7 @@ uint32_t fp19Bits(uint32_t u, int roundMode) {
   return (sign << 31) | (e << 23) | (m10 << 13);
 }
 
-float elementAt(const TensorArg& t, int64_t i) {
-  int64_t off = t.offset;
-  for (int d = t.rank() - 1; d >= 0; --d) {
-    off += (i % t.shape[d]) * t.strides[d];
-    i /= t.shape[d];
-  }
-  return t.hostData<float>()[off];
-}
+float elementAt(const TensorArg& t, int64_t i) { return t.hostData<float>()[t.storageIndexOf(i)]; }
 
 }  // namespace
 
