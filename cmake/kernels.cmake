@@ -11,10 +11,11 @@ set(QMM_KERNEL_SOURCES
 
 string(TOLOWER "${CMAKE_SYSTEM_PROCESSOR}" QMM_PROC)
 if(QMM_PROC MATCHES "^(x86_64|amd64|x64)$")
-  list(APPEND QMM_KERNEL_SOURCES ${QMM_KERNEL_DIR}/avx2.cc ${QMM_KERNEL_DIR}/avx512_vnni.cc)
+  list(APPEND QMM_KERNEL_SOURCES ${QMM_KERNEL_DIR}/avx2.cc ${QMM_KERNEL_DIR}/avx512_vnni.cc
+       ${QMM_KERNEL_DIR}/avx512_vnni_rows.cc)
   set_source_files_properties(${QMM_KERNEL_DIR}/avx2.cc PROPERTIES
     COMPILE_OPTIONS "-mavx2;-mbmi2;-mf16c")
-  set_source_files_properties(${QMM_KERNEL_DIR}/avx512_vnni.cc PROPERTIES
+  set_source_files_properties(${QMM_KERNEL_DIR}/avx512_vnni.cc ${QMM_KERNEL_DIR}/avx512_vnni_rows.cc PROPERTIES
     COMPILE_OPTIONS "-mavx2;-mbmi2;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512vnni;-Wno-uninitialized;-Wno-maybe-uninitialized")
 elseif(QMM_PROC MATCHES "^(aarch64|arm64)$")
   list(APPEND QMM_KERNEL_SOURCES ${QMM_KERNEL_DIR}/neon.cc)

@@ -14,6 +14,10 @@
 
 namespace qmm::emu::kern {
 
+// avx512_vnni_rows.cc
+void gemmRowsKVnni(const int8_t* a, int64_t lda, int64_t rows, const int8_t* b, int64_t ldb, int64_t cols,
+                   int64_t kc, int32_t* c, int64_t ldc, bool accumulate);
+
 namespace {
 
 inline int32_t load32(const int8_t* p) {
@@ -386,7 +390,8 @@ double probeVnni(double seconds) {
   return static_cast<double>(iters) * 10 * 64 * 2 / el / 1e9;
 }
 
-const Kernel kVnni{"vnni512", 0x80, 128, gemmVnni, packRowsNVnni, packRowsKVnni, epilogueVnni, probeVnni, gemm4Vnni, 8};
+const Kernel kVnni{"vnni512", 0x80, 128, gemmVnni, packRowsNVnni, packRowsKVnni, epilogueVnni, probeVnni, gemm4Vnni, 8,
+                   gemmRowsKVnni};
 
 }  // namespace
 

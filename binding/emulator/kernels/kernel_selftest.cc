@@ -147,6 +147,43 @@ void testGemm4(const Kernel& k, int iters) {
   }
 }
 
+// The GEMM read straight from rows of k (gemmRowsK) against direct sums: any
+// kc (odd, below and across 64-byte steps), strides wider than kc, rows and
+// columns off every tile size, accumulate or not, values at the int8 limits.
+void testGemmRowsK(const Kernel& k, int iters) {
+  for (int it = 0; it < iters; ++it) {
+    const int64_t rows = randInt(1, 20), cols = randInt(1, 40);
+    const int64_t kc = it % 4 == 0 ? randInt(0, 70) : randInt(1, it % 7 == 0 ? 5000 : 700);
+    const int64_t lda = kc + randInt(0, 70), ldb = kc + randInt(0, 70);
+    // exactly the bytes the kernel may read, so the vectors end where the data does
+    std::vector<int8_t> a(static_cast<size_t>((rows - 1) * lda + kc)), b(static_cast<size_t>((cols - 1) * ldb + kc));
+    for (auto& v : a) v = randByte();
+    for (auto& v : b) v = randByte();
+    const int64_t ldc = cols + randInt(0, 5);
+    std::vector<int32_t> c(static_cast<size_t>(rows * ldc));
+    for (auto& v : c) v = static_cast<int32_t>(next());
+    const std::vector<int32_t> before = c;
+    const bool acc = (next() & 1) != 0;
+    k.gemmRowsK(a.empty() ? nullptr : a.data(), lda, rows, b.empty() ? nullptr : b.data(), ldb, cols, kc, c.data(), ldc,
+                acc);
+    bool ok = true;
+    for (int64_t i = 0; i < rows && ok; ++i) {
+      uint32_t rs = 0;
+      for (int64_t kk = 0; kk < kc; ++kk) rs += static_cast<uint32_t>(static_cast<int32_t>(a[i * lda + kk]));
+      for (int64_t j = 0; j < cols; ++j) {
+        uint32_t s = acc ? static_cast<uint32_t>(before[i * ldc + j]) : 0u;
+        for (int64_t kk = 0; kk < kc; ++kk)
+          s += static_cast<uint32_t>(static_cast<int32_t>(a[i * lda + kk]) * static_cast<int32_t>(b[j * ldb + kk]));
+        if (static_cast<uint32_t>(c[i * ldc + j]) - static_cast<uint32_t>(k.corrMul) * rs != s) ok = false;
+      }
+      for (int64_t j = cols; j < ldc; ++j)
+        if (c[i * ldc + j] != before[i * ldc + j]) ok = false;  // nothing written past cols
+    }
+    check(ok, std::string(k.name) + " gemmRowsK rows=" + std::to_string(rows) + " cols=" + std::to_string(cols) +
+                  " kc=" + std::to_string(kc) + (acc ? " accumulate" : ""));
+  }
+}
+
 void testPortableGemmAgainstSums(int iters) {
   const Kernel& ref = *scalarKernel();
   for (int it = 0; it < iters; ++it) {
@@ -306,6 +343,7 @@ int main(int argc, char** argv) {
     ++tested;
     testGemm(*all[i], iters);
     if (all[i]->gemm4 != nullptr) testGemm4(*all[i], iters);
+    if (all[i]->gemmRowsK != nullptr) testGemmRowsK(*all[i], iters);
     testPackers(*all[i], iters);
     testEpilogue(*all[i], iters * 2);
     sweepFloats(*all[i], exhaustive ? 1 : 65537);
