@@ -2,7 +2,8 @@
 
 #include <string>
 
-#include "emulator/pack_cache_api.h"
+#include "emulator/kernel_info.h"
+#include "emulator/weight_packs.h"
 
 namespace qmm {
 
@@ -21,44 +22,14 @@ double numberArg(const Napi::CallbackInfo& info, size_t i, const char* what, dou
   return v;
 }
 
-Napi::Object makePackCache(Napi::Env env) {
+// Counters of the packs owned by NZ weights (emulator/weight_packs.h), for the tests.
+Napi::Object makePackCounters(Napi::Env env) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("clear", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
-    emu::packCacheClear();
-    return info.Env().Undefined();
+  o.Set("made", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(emu::ownedPacksMade()));
   }));
-  // release(view): drops the packings made from the buffer range of `view`
-  o.Set("release", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
-    if (info.Length() < 1 || !info[0].IsTypedArray()) throw Napi::TypeError::New(info.Env(), "release(view) takes a TypedArray");
-    Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
-    const auto* base = static_cast<const uint8_t*>(ta.ArrayBuffer().Data());
-    if (base == nullptr) return Napi::Number::New(info.Env(), 0);
-    return Napi::Number::New(info.Env(), static_cast<double>(emu::packCacheRelease(base + ta.ByteOffset(), ta.ByteLength())));
-  }));
-  o.Set("bytes", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), static_cast<double>(emu::packCacheBytes()));
-  }));
-  o.Set("entries", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), static_cast<double>(emu::packCacheEntries()));
-  }));
-  o.Set("hits", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), static_cast<double>(emu::packCacheHits()));
-  }));
-  o.Set("misses", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), static_cast<double>(emu::packCacheMisses()));
-  }));
-  o.Set("setMode", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
-    return Napi::Boolean::New(info.Env(), emu::packCacheSetMode(stringArg(info, 0, "mode")));
-  }));
-  o.Set("mode", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
-    return Napi::String::New(info.Env(), emu::packCacheMode());
-  }));
-  o.Set("setLimit", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
-    emu::packCacheSetLimit(static_cast<size_t>(numberArg(info, 0, "bytes", 0, 9007199254740991.0)));
-    return info.Env().Undefined();
-  }));
-  o.Set("limit", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), static_cast<double>(emu::packCacheLimit()));
+  o.Set("liveBytes", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(emu::ownedPackBytes()));
   }));
   return o;
 }
@@ -79,7 +50,7 @@ Napi::Object makeEmulatorHooks(Napi::Env env) {
   o.Set("selectKernel", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), emu::kernelSelect(stringArg(info, 0, "kernel")));
   }));
-  o.Set("packCache", makePackCache(env));
+  o.Set("packs", makePackCounters(env));
   o.Set("probeKernelPeakGops", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), emu::probeKernelPeakGops(numberArg(info, 0, "seconds", 0.01, 10)));
   }));

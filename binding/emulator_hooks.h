@@ -1,5 +1,6 @@
-// The `emulator` object of the addon: the CPU kernel in use and the weight
-// packing cache (binding/emulator/pack_cache_api.h), plus the bench probes.
+// The `emulator` object of the addon: the CPU kernel in use
+// (binding/emulator/kernel_info.h), the counters of the packs owned by NZ
+// weights (binding/emulator/weight_packs.h), and the bench probes.
 #pragma once
 
 #include <napi.h>

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "device_buffer.h"
+#include "pack_owner.h"
 
 namespace qmm {
 
@@ -58,6 +59,8 @@ TensorArg readTensor(const Napi::Object& args, const char* key, KeepAlive& keep)
     t.mem.ptr = ab.Data() == nullptr ? nullptr : static_cast<uint8_t*>(ab.Data()) + ta.ByteOffset();
     t.mem.bytes = ab.Data() == nullptr ? 0 : ta.ByteLength();
     keep.hold(ta);
+    // an NZ weight's emulator packs are owned by its buffer (emulator/weight_packs.h)
+    if (t.format == Format::FractalNZ && ab.Data() != nullptr) t.packs = weightPacksOf(ab, ab.Data());
   } else if (DeviceBuffer* d = DeviceBuffer::Unwrap(data)) {
     t.mem.kind = Memory::Kind::Device;
     t.mem.ptr = d->ptr();

@@ -6,11 +6,16 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace qmm {
+
+namespace emu {
+class WeightPacks;  // emulator/weight_packs.h
+}
 
 // The numeric values are the aclDataType codes (SPEC §6.2) so the CANN
 // backend can pass them through unchanged.
@@ -57,6 +62,9 @@ struct TensorArg {
   int64_t offset = 0;                 // storage offset (elements)
   std::vector<int64_t> storageShape;  // NZ: the 4..8-D storage dims; ND: {elements in buffer}
   Memory mem;
+  // FRACTAL_NZ host tensors: the emulator's packs of the weights in this
+  // tensor's buffer, owned by the buffer (emulator/weight_packs.h); else null.
+  std::shared_ptr<emu::WeightPacks> packs;
 
   int rank() const { return static_cast<int>(shape.size()); }
   int64_t numel() const;

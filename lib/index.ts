@@ -10,7 +10,6 @@ export { QmmError, isQmmError, type QmmErrorCode } from './errors';
 export { decodeHalf, encodeHalf, bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './half';
 export { fromFloat32, tensor, zeros, Tensor, type Format, type TensorOptions } from './tensor';
 export { npuFormatCast, npuFormatCastSync } from './ops/format_cast';
-export { packCache, type PackCacheMode, type PackCacheStats } from './pack_cache';
 export { npuQuantMatmul, npuQuantMatmulSync } from './ops/quant_matmul';
 export { npuTransQuantParam, npuTransQuantParamSync } from './ops/trans_quant_param';
 export { npuQuantize, npuQuantizeSync, npuDynamicQuant, npuDynamicQuantSync, type DynamicQuantResult } from './ops/quantize';

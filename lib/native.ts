@@ -114,18 +114,8 @@ export interface NativeEmulatorHooks {
   kernelNote(): string;
   kernelsAvailable(): string;
   selectKernel(name: string): boolean;
-  packCache: {
-    clear(): void;
-    release(view: ArrayBufferView): number;
-    bytes(): number;
-    entries(): number;
-    hits(): number;
-    misses(): number;
-    setMode(mode: string): boolean;
-    mode(): string;
-    setLimit(bytes: number): void;
-    limit(): number;
-  };
+  /** Packs owned by FRACTAL_NZ weights (tests): how many were made since the start, and the bytes alive now. */
+  packs: { made(): number; liveBytes(): number };
   probeKernelPeakGops(seconds: number): number;
   probeDramReadGBps(bytes: number, repeats: number): number;
 }

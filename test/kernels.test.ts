@@ -5,8 +5,8 @@
  * and, where small enough, with the pure-TypeScript reference. Edge cases:
  * k not a multiple of 4/16/32/64, n not a multiple of 16, m = 1..17, values at
  * the int8 limits, int4 in both packings, FRACTAL_NZ both ways, x1
- * transposed, split-k decode, int32 wraparound, the pack cache (NZ auto and
- * QMM_PACK_CACHE=all for ND; int4 weights cached as int4 panels), and every
+ * transposed, split-k decode, int32 wraparound, the packs owned by NZ
+ * weights (int4 weights as int4 panels), ND weights read in place, and every
  * epilogue kind.
  */
 
@@ -64,7 +64,7 @@ function makeCases() {
   for (let m = 1; m <= 17; m++) add(m, [1, 3, 4, 15, 17, 31, 33, 63, 65, 127, 129][m % 11] + (m > 12 ? 64 : 0), [1, 15, 16, 17, 31, 33, 47, 100][m % 8], { x2: layouts[m % 4], x1T: m % 5 === 0 });
   // prefill-sized m, k and n off every block size
   for (const [m, k, n] of [[33, 200, 50], [70, 513, 33], [200, 100, 17], [19, 1000, 130], [129, 64, 64]]) for (const x2 of layouts) add(m, k, n, { x2 });
-  // NZ weights big enough for the pack cache (>= 64 KiB), each used twice below
+  // NZ weights, each used twice below (the second call reads the weight's own pack)
   add(5, 512, 256, { x2: 'nz' });
   add(40, 640, 200, { x2: 'nzT' });
   add(1, 4096, 64, { x2: 'nz' });          // decode with split k
@@ -96,7 +96,7 @@ interface Case {
   bias: number[];
 }
 
-/** The child: builds tensors for every case, runs each twice (the 2nd hits the pack cache), prints outputs. */
+/** The child: builds tensors for every case, runs each twice (an NZ weight's 2nd call uses its pack), prints outputs. */
 const CHILD = String.raw`
 const q = require(process.env.QMM_TEST_LIB + '/index.js');
 ${GEN}
@@ -193,25 +193,23 @@ describe('GEMM kernels agree bit for bit', () => {
   });
 
   for (const kernel of ['vnni512', 'avx2', 'neon']) {
-    for (const cacheMode of ['nz', 'all', 'off']) {
-      it(`QMM_KERNEL=${kernel} QMM_PACK_CACHE=${cacheMode} equals the scalar kernel`, (ctx) => {
-        const r = runChild(kernel, { QMM_PACK_CACHE: cacheMode });
-        if (r.detail.includes('not available')) {
-          ctx.skip();
-          return;
+    it(`QMM_KERNEL=${kernel} equals the scalar kernel`, (ctx) => {
+      const r = runChild(kernel);
+      if (r.detail.includes('not available')) {
+        ctx.skip();
+        return;
+      }
+      expect(r.detail).toContain(`kernel=${kernel}`);
+      for (const c of cases) {
+        const res = r.results[c.id];
+        expect(res.again, `case ${c.id}: the second call (an NZ weight's own pack) differs from the first`).toBe(true);
+        if (res.out !== scalar.results[c.id].out) {
+          const got = decode(c, res.out);
+          const want = decode(c, scalar.results[c.id].out);
+          const bad = got.findIndex((v, i) => v !== want[i]);
+          expect.fail(`case ${c.id} (m=${c.m} k=${c.k} n=${c.n} ${c.x2}${c.x1T ? ' x1T' : ''}${c.int4 ? ' int4' : ''} ${c.out}): first mismatch at ${bad}: ${got[bad]} vs scalar ${want[bad]}`);
         }
-        expect(r.detail).toContain(`kernel=${kernel}`);
-        for (const c of cases) {
-          const res = r.results[c.id];
-          expect(res.again, `case ${c.id}: the second (cached) call differs from the first`).toBe(true);
-          if (res.out !== scalar.results[c.id].out) {
-            const got = decode(c, res.out);
-            const want = decode(c, scalar.results[c.id].out);
-            const bad = got.findIndex((v, i) => v !== want[i]);
-            expect.fail(`case ${c.id} (m=${c.m} k=${c.k} n=${c.n} ${c.x2}${c.x1T ? ' x1T' : ''}${c.int4 ? ' int4' : ''} ${c.out}): first mismatch at ${bad}: ${got[bad]} vs scalar ${want[bad]}`);
-          }
-        }
-      });
-    }
+      }
+    });
   }
 });

@@ -2,7 +2,8 @@
 // packed layouts of kernels/kernel.h. x1 becomes int8 rows (lda = kPad(k))
 // plus row sums; x2 is packed one 16-column panel and one k block at a time,
 // either on the fly into a small scratch buffer right before the microkernel
-// uses it, or once for the whole weight into the pack cache.
+// uses it, or once for the whole weight into the pack an NZ weight owns
+// (weight_packs.h).
 #pragma once
 
 #include <cstdint>

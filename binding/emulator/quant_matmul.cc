@@ -1,8 +1,15 @@
-// QuantMatmul on the CPU: pack x1 once per call, take x2 from the pack cache
-// or pack it panel by panel right before use, run the ISA microkernel over
-// (batch, m block, n block[, k split]) tasks on the pool, and apply the
-// epilogue to each tile while it is hot.
+// QuantMatmul on the CPU. x1 is packed once per call. x2 is read from the
+// pack its FRACTAL_NZ weight owns (weight_packs.h) or, for any other weight,
+// from where it lies, with no copy of the whole weight:
+//   * decode (m <= 16): an (n, k) weight's rows are read in place by the
+//     kernel's gemmRowsK; other layouts are packed a few panels and one k
+//     block at a time right before use, so the weight streams once;
+//   * prefill: each task packs its panels one k block at a time into an
+//     L2-sized buffer and runs every row of its batch over them, so packing
+//     overlaps compute on the other threads.
+// Tasks run on the pool; the epilogue is applied to each tile while it is hot.
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -11,9 +18,9 @@
 #include "epilogue.h"
 #include "kernels/kernel.h"
 #include "operand.h"
-#include "pack_cache.h"
 #include "plan.h"
 #include "thread_pool.h"
+#include "weight_packs.h"
 
 namespace qmm::emu {
 
@@ -28,36 +35,302 @@ T* alignedBuffer(std::unique_ptr<T[]>& holder, size_t count) {
   return reinterpret_cast<T*>((addr + 63) & ~uintptr_t{63});
 }
 
-constexpr int64_t kDecodeRows = 16;  // m at or below this: bandwidth-bound "decode" tiling
+template <typename T>
+T* alignedScratch(std::vector<T>& v, size_t count) {
+  v.resize(count + 64 / sizeof(T));
+  auto addr = reinterpret_cast<uintptr_t>(v.data());
+  return reinterpret_cast<T*>((addr + 63) & ~uintptr_t{63});
+}
 
-struct Tiling {
-  int64_t kc = 512;     // k block (multiple of 32)
-  int64_t mc = 0;       // rows per m block
-  int64_t ncp = 16;     // panels per n block
-  int64_t mBlocks = 1, nBlocks = 1, kSplit = 1;
+constexpr int64_t kDecodeRows = 16;  // m at or below this: bandwidth-bound "decode" tiling
+constexpr int64_t kRowsNBlock = 64;    // rows per dense block of a (k, n) weight in decode (measured: 64 > 16, 128, 256)
+constexpr int64_t kPrefillKc = 1024;   // measured on Zen 4: 1024 > 512 > 256 with the 6 x 64 microkernel
+constexpr int64_t kPrefillPanels = 16; // panels per prefill n block: 16 x 1024-deep = 256 KiB, in L2 (8, 32: same)
+constexpr int64_t kPrefillMc = 192;    // rows per gemm call: the A block stays in L2 across panel groups
+constexpr int64_t kPrefillMaxRows = 1024;  // rows per prefill task: its int32 tile is at most 1 MiB
+
+// Everything the tasks of one call share.
+struct Call {
+  const QuantMatmulArgs& a;
+  const MatmulPlan& p;
+  const Epilogue& ep;
+  const kern::Kernel& K;
+  int64_t m, k, n, kp, panels;
+  const int8_t* packedA;
+  const std::vector<int32_t>& rowSum;
+  uint8_t* out;
+  size_t outItem;
+
+  const int8_t* aRow(int64_t x1b, int64_t i) const { return packedA + (x1b * m + i) * kp; }
+  int32_t corr(int64_t x1b, int64_t i, int32_t mul) const {
+    return static_cast<int32_t>(static_cast<uint32_t>(mul) * static_cast<uint32_t>(rowSum[static_cast<size_t>(x1b * m + i)]));
+  }
+  // Epilogue of output row (b, i), columns [n0, n1), accumulators acc[0..n1-n0).
+  void finish(int64_t b, int64_t i, const int32_t* acc, int64_t n0, int64_t n1, int32_t corrMul) const {
+    K.epilogue(epiRow(ep, b, i, corr(p.x1BatchOf[b], i, corrMul)), acc, n0, n1, out + (b * m + i) * n * outItem);
+  }
 };
 
-Tiling chooseTiling(int64_t batches, int64_t m, int64_t kp, int64_t panels, int threads) {
-  Tiling t;
-  if (m <= kDecodeRows) {
-    t.kc = 1024;  // measured: better than 256/512 also for two row strips (m = 13..16)
-    t.mc = m;
-    // enough n blocks for load balance, at least one panel pair each
-    const int64_t want = std::max<int64_t>(1, 8 * threads / std::max<int64_t>(1, batches));
-    t.ncp = std::clamp<int64_t>((panels + want - 1) / want, 2, 64);
-    t.ncp += t.ncp % 2;
-  } else {
-    t.kc = 1024;  // measured on Zen 4: 1024 > 512 > 256 with the 6 x 64 microkernel
-    const int64_t mb = (m + 191) / 192;
-    t.mc = (m + mb - 1) / mb;
-    t.ncp = 16;
+// ---------------------------------------------------------------- decode
+
+enum class DecodeRead {
+  Owned,     // the NZ weight's own pack
+  RowsK,     // an (n, k) weight read in place (Kernel::gemmRowsK)
+  RowsN,     // a (k, n) weight packed in L1-sized blocks, whole cache lines of each row at a time
+  Panels,    // any other layout, packed a panel pair at a time
+};
+
+struct DecodeTiling {
+  int64_t ncp = 16;  // panels per n block
+  int64_t nBlocks = 1, kSplit = 1;
+};
+
+DecodeTiling decodeTiling(int64_t batches, int64_t kp, int64_t panels, int threads, bool wholeRows) {
+  DecodeTiling t;
+  if (wholeRows) {
+    // A (k, n) weight: each task reads whole rows (n blocks of up to 4096
+    // columns), one contiguous run of memory per k split.
+    t.ncp = std::min<int64_t>(panels, 256);
+    t.nBlocks = (panels + t.ncp - 1) / t.ncp;
+    const int64_t tasks = batches * t.nBlocks;
+    if (tasks < 4 * threads)
+      t.kSplit = std::clamp<int64_t>((4 * threads + tasks - 1) / tasks, 1, std::max<int64_t>(1, kp / 256));
+    return t;
   }
-  t.mBlocks = (m + t.mc - 1) / t.mc;
+  // enough n blocks for load balance, at least one panel pair each
+  const int64_t want = std::max<int64_t>(1, 8 * threads / std::max<int64_t>(1, batches));
+  t.ncp = std::clamp<int64_t>((panels + want - 1) / want, 2, 64);
+  t.ncp += t.ncp % 2;
   t.nBlocks = (panels + t.ncp - 1) / t.ncp;
-  const int64_t tasks = batches * t.mBlocks * t.nBlocks;
-  if (m <= kDecodeRows && tasks < 2 * threads && kp >= 2048)
-    t.kSplit = std::min<int64_t>((2 * threads + tasks - 1) / tasks, kp / 1024);
+  const int64_t tasks = batches * t.nBlocks;
+  if (tasks < 2 * threads && kp >= 2048) t.kSplit = std::min<int64_t>((2 * threads + tasks - 1) / tasks, kp / 1024);
   return t;
+}
+
+void runDecode(const Call& cl, const PackedWeight* owned, const std::vector<BSource>& src) {
+  const MatmulPlan& p = cl.p;
+  const kern::Kernel& K = cl.K;
+  const int64_t m = cl.m, n = cl.n, kp = cl.kp, panels = cl.panels;
+  DecodeRead read = DecodeRead::Panels;
+  if (owned != nullptr) read = DecodeRead::Owned;
+  else if (!p.int4 && src[0].kind == BSource::Kind::RowsK && K.gemmRowsK != nullptr) read = DecodeRead::RowsK;
+  else if (!p.int4 && src[0].kind == BSource::Kind::RowsN) read = DecodeRead::RowsN;
+
+  const DecodeTiling tl = decodeTiling(p.outBatches, kp, panels, computeThreads(), read == DecodeRead::RowsN);
+  const int64_t kChunk = ((kp + 31) / 32 + tl.kSplit - 1) / tl.kSplit * 32;  // k range per split, multiple of 32
+  const int64_t ldP = panels * kern::kPanel;
+  std::unique_ptr<int32_t[]> partHold;
+  int32_t* partial =
+      tl.kSplit > 1 ? alignedBuffer(partHold, static_cast<size_t>(tl.kSplit * p.outBatches * m * ldP)) : nullptr;
+
+  // int4 panels: their own GEMM, bytes per panel and row-sum correction
+  const bool nib = owned != nullptr && owned->int4;
+  const auto gemm = nib ? K.gemm4 : K.gemm;
+  const int64_t opb = nib ? kern::panelBytes4(kp) : kern::panelBytes(kp);
+  const int64_t groupDiv = nib ? 8 : 4;  // k per 64 bytes of a panel
+  const int32_t corrMul = nib ? K.corrMul4 : K.corrMul;
+
+  parallelFor(
+      p.outBatches * tl.nBlocks * tl.kSplit,
+      [&](int64_t task) {
+        const int64_t s = task % tl.kSplit, nb = (task / tl.kSplit) % tl.nBlocks, b = task / tl.kSplit / tl.nBlocks;
+        const int64_t p0 = nb * tl.ncp, p1 = std::min(panels, p0 + tl.ncp);
+        const int64_t kBeg = s * kChunk, kEnd = std::min(kp, kBeg + kChunk);
+        const int64_t x1b = p.x1BatchOf[b], x2b = p.x2BatchOf[b];
+        const int8_t* aBlock = cl.aRow(x1b, 0);
+        const int64_t n0 = p0 * kern::kPanel, n1 = std::min(n, p1 * kern::kPanel);
+
+        thread_local std::vector<int32_t> cTile;
+        thread_local std::vector<int8_t> bScratch;
+        int32_t* c;
+        int64_t ldc;
+        if (partial != nullptr) {
+          c = partial + (s * p.outBatches + b) * m * ldP + n0;
+          ldc = ldP;
+        } else {
+          ldc = tl.ncp * kern::kPanel;
+          cTile.resize(static_cast<size_t>(m * ldc));
+          c = cTile.data();
+        }
+        // k past the weight's end (an (n, k) weight holds exactly k bytes per row)
+        const int64_t kLim = read == DecodeRead::RowsK ? std::min(kEnd, cl.k) : kEnd;
+        if (kBeg >= kLim) {  // an empty k split contributes zeros
+          for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + (p1 - p0) * kern::kPanel, 0);
+          return;
+        }
+        switch (read) {
+          case DecodeRead::Owned:
+            // one panel pair at a time down the whole k range, so the weight
+            // streams as two long sequential runs (measured: beats 256/512-deep blocks)
+            for (int64_t pp = p0; pp < p1; pp += 2)
+              gemm(aBlock + kBeg, kp, m, owned->batch[x2b] + pp * opb + kBeg / groupDiv * kern::kGroupBytes, opb,
+                   std::min<int64_t>(2, p1 - pp), kEnd - kBeg, c + (pp - p0) * kern::kPanel, ldc, false);
+            break;
+          case DecodeRead::RowsK: {
+            const BSource& sb = src[x2b];
+            // the whole k range at once (measured: k blocks of 1024..4096 are slower, even for m = 15)
+            K.gemmRowsK(aBlock + kBeg, kp, m, sb.base + n0 * sb.ld + kBeg, sb.ld, n1 - n0, kLim - kBeg, c, ldc, false);
+            break;
+          }
+          case DecodeRead::RowsN: {
+            // Blocks of kRowsNBlock whole rows (of this n block) are copied
+            // row after row, sequential reads, into a dense block whose rows
+            // are one cache line longer than the columns (rows a power of two
+            // apart would all fall into one L1 set), then packed 64 columns
+            // at a time from there and multiplied.
+            const BSource& sb = src[x2b];
+            const int64_t w = n1 - n0, ldd = (w + 63) / 64 * 64 + 64;
+            const int64_t st = kRowsNBlock / 4 * kern::kGroupBytes;
+            int8_t* dense = alignedScratch(bScratch, static_cast<size_t>(kRowsNBlock * ldd + 4 * st));
+            int8_t* packed = dense + kRowsNBlock * ldd;
+            for (int64_t k0 = kBeg; k0 < kEnd; k0 += kRowsNBlock) {
+              const int64_t kc = std::min<int64_t>(kRowsNBlock, kEnd - k0), rows = std::clamp<int64_t>(cl.k - k0, 0, kc);
+              for (int64_t r = 0; r < rows; ++r)
+                std::memcpy(dense + r * ldd, sb.base + (k0 + r) * sb.ld + n0, static_cast<size_t>(w));
+              for (int64_t pp = p0; pp < p1; pp += 4) {
+                const int64_t j = (pp - p0) * kern::kPanel, np = std::min<int64_t>(4, p1 - pp);
+                for (int64_t q = 0; q < np; ++q)
+                  K.packRowsN(dense + j + q * kern::kPanel, ldd, rows,
+                              std::min<int64_t>(kern::kPanel, w - j - q * kern::kPanel), kc, packed + q * st, K.bXor);
+                K.gemm(aBlock + k0, kp, m, packed, st, np, kc, c + j, ldc, k0 != kBeg);
+              }
+            }
+            break;
+          }
+          case DecodeRead::Panels: {
+            constexpr int64_t kc0 = 1024;  // measured: better than 256/512 also for two row strips (m = 13..16)
+            const int64_t st = kc0 / 4 * kern::kGroupBytes;
+            int8_t* sb = alignedScratch(bScratch, static_cast<size_t>(2 * st));
+            for (int64_t pp = p0; pp < p1; pp += 2) {
+              const int64_t np = std::min<int64_t>(2, p1 - pp);
+              for (int64_t k0 = kBeg; k0 < kEnd; k0 += kc0) {
+                const int64_t kc = std::min(kc0, kEnd - k0), stc = kc / 4 * kern::kGroupBytes;
+                for (int64_t q = 0; q < np; ++q) packBPanel(src[x2b], K, pp + q, k0, kc, sb + q * stc);
+                K.gemm(aBlock + k0, kp, m, sb, stc, np, kc, c + (pp - p0) * kern::kPanel, ldc, k0 != kBeg);
+              }
+            }
+            break;
+          }
+        }
+        if (partial != nullptr) return;
+        for (int64_t i = 0; i < m; ++i) cl.finish(b, i, c + i * ldc, n0, n1, corrMul);
+      },
+      [&] { return cancelled(cl.a.cancel); });
+  if (cancelled(cl.a.cancel)) fail(ErrorCode::Aborted, "the operation was aborted");
+
+  if (partial != nullptr) {
+    parallelFor(p.outBatches * m, [&](int64_t t) {
+      const int64_t b = t / m, i = t % m;
+      thread_local std::vector<int32_t> row;
+      row.assign(static_cast<size_t>(n), 0);
+      for (int64_t s = 0; s < tl.kSplit; ++s) {
+        const int32_t* pr = partial + ((s * p.outBatches + b) * m + i) * ldP;
+        for (int64_t j = 0; j < n; ++j)
+          row[j] = static_cast<int32_t>(static_cast<uint32_t>(row[j]) + static_cast<uint32_t>(pr[j]));
+      }
+      cl.finish(b, i, row.data(), 0, n, corrMul);
+    });
+  }
+}
+
+// ---------------------------------------------------------------- prefill, owned pack
+
+void runPrefillOwned(const Call& cl, const PackedWeight& w) {
+  const MatmulPlan& p = cl.p;
+  const kern::Kernel& K = cl.K;
+  const int64_t m = cl.m, n = cl.n, kp = cl.kp, panels = cl.panels;
+  const int64_t mb = (m + kPrefillMc - 1) / kPrefillMc, mc = (m + mb - 1) / mb;
+  const int64_t mBlocks = (m + mc - 1) / mc, ncp = kPrefillPanels, nBlocks = (panels + ncp - 1) / ncp;
+  const auto gemm = w.int4 ? K.gemm4 : K.gemm;
+  const int64_t opb = w.int4 ? kern::panelBytes4(kp) : kern::panelBytes(kp);
+  const int64_t groupDiv = w.int4 ? 8 : 4;
+  const int32_t corrMul = w.int4 ? K.corrMul4 : K.corrMul;
+  parallelFor(
+      p.outBatches * mBlocks * nBlocks,
+      [&](int64_t task) {
+        const int64_t nb = task % nBlocks, mi = (task / nBlocks) % mBlocks, b = task / nBlocks / mBlocks;
+        const int64_t m0 = mi * mc, m1 = std::min(m, m0 + mc);
+        const int64_t p0 = nb * ncp, p1 = std::min(panels, p0 + ncp);
+        const int64_t x1b = p.x1BatchOf[b], x2b = p.x2BatchOf[b];
+        thread_local std::vector<int32_t> cTile;
+        const int64_t ldc = ncp * kern::kPanel;
+        cTile.resize(static_cast<size_t>(mc * ldc));
+        int32_t* c = cTile.data();
+        for (int64_t k0 = 0; k0 < kp; k0 += kPrefillKc)
+          gemm(cl.aRow(x1b, m0) + k0, kp, m1 - m0, w.batch[x2b] + p0 * opb + k0 / groupDiv * kern::kGroupBytes, opb,
+               p1 - p0, std::min(kPrefillKc, kp - k0), c, ldc, k0 != 0);
+        const int64_t n0 = p0 * kern::kPanel, n1 = std::min(n, p1 * kern::kPanel);
+        for (int64_t i = m0; i < m1; ++i) cl.finish(b, i, c + (i - m0) * ldc, n0, n1, corrMul);
+      },
+      [&] { return cancelled(cl.a.cancel); });
+  if (cancelled(cl.a.cancel)) fail(ErrorCode::Aborted, "the operation was aborted");
+}
+
+// ---------------------------------------------------------------- prefill, panels packed per task
+
+// Tasks own (x2 batch, n block, row range). The rows of an x2 batch are those
+// of every output batch that reads it, so a weight broadcast over x1 batches
+// is packed once per n block, not once per batch.
+void runPrefillPanels(const Call& cl, const std::vector<BSource>& src) {
+  const MatmulPlan& p = cl.p;
+  const kern::Kernel& K = cl.K;
+  const int64_t m = cl.m, n = cl.n, kp = cl.kp, panels = cl.panels;
+  std::vector<std::vector<int64_t>> batchesOf(static_cast<size_t>(p.x2Batches));  // out batches per x2 batch
+  for (int64_t b = 0; b < p.outBatches; ++b) batchesOf[static_cast<size_t>(p.x2BatchOf[b])].push_back(b);
+  struct Slice {
+    int64_t x2b, r0, r1;  // rows [r0, r1) of the x2 batch's row list (out batch t / m, row t % m)
+  };
+  const int threads = computeThreads();
+  const int64_t ncp = kPrefillPanels, nBlocks = (panels + ncp - 1) / ncp;
+  int64_t groups = 0;
+  for (const auto& v : batchesOf) groups += v.empty() ? 0 : 1;
+  std::vector<Slice> slices;
+  for (int64_t g = 0; g < p.x2Batches; ++g) {
+    const int64_t rows = static_cast<int64_t>(batchesOf[g].size()) * m;
+    if (rows == 0) continue;
+    // split rows when there are too few tasks for the threads (each slice packs its panels again)
+    int64_t split = std::max<int64_t>(1, (2 * threads + groups * nBlocks - 1) / (groups * nBlocks));
+    split = std::min(split, std::max<int64_t>(1, rows / 64));
+    split = std::max(split, (rows + kPrefillMaxRows - 1) / kPrefillMaxRows);
+    const int64_t per = (rows + split - 1) / split;
+    for (int64_t r0 = 0; r0 < rows; r0 += per) slices.push_back({g, r0, std::min(rows, r0 + per)});
+  }
+  const int64_t st = kPrefillKc / 4 * kern::kGroupBytes;  // bytes per packed panel block
+  parallelFor(
+      static_cast<int64_t>(slices.size()) * nBlocks,
+      [&](int64_t task) {
+        const Slice& sl = slices[static_cast<size_t>(task / nBlocks)];
+        const int64_t nb = task % nBlocks, p0 = nb * ncp, p1 = std::min(panels, p0 + ncp);
+        const std::vector<int64_t>& outs = batchesOf[static_cast<size_t>(sl.x2b)];
+        // per task, not thread_local: up to 1.25 MiB that should not stay with every pool thread
+        std::unique_ptr<int32_t[]> cHold;
+        std::unique_ptr<int8_t[]> bHold;
+        const int64_t ldc = ncp * kern::kPanel, rows = sl.r1 - sl.r0;
+        int32_t* c = alignedBuffer(cHold, static_cast<size_t>(rows * ldc));
+        int8_t* bp = alignedBuffer(bHold, static_cast<size_t>(ncp * st));
+        for (int64_t k0 = 0; k0 < kp; k0 += kPrefillKc) {
+          const int64_t kc = std::min(kPrefillKc, kp - k0), stc = kc / 4 * kern::kGroupBytes;
+          for (int64_t q = p0; q < p1; ++q) packBPanel(src[sl.x2b], K, q, k0, kc, bp + (q - p0) * stc);
+          // runs of rows contiguous in packed x1, at most kPrefillMc at a time
+          for (int64_t r = sl.r0; r < sl.r1;) {
+            const int64_t b = outs[static_cast<size_t>(r / m)], i = r % m;
+            const int8_t* a0 = cl.aRow(p.x1BatchOf[b], i);
+            int64_t len = 1;
+            while (r + len < sl.r1 && len < kPrefillMc) {
+              const int64_t bb = outs[static_cast<size_t>((r + len) / m)], ii = (r + len) % m;
+              if (cl.aRow(p.x1BatchOf[bb], ii) != a0 + len * kp) break;
+              ++len;
+            }
+            K.gemm(a0 + k0, kp, len, bp, stc, p1 - p0, kc, c + (r - sl.r0) * ldc, ldc, k0 != 0);
+            r += len;
+          }
+        }
+        const int64_t n0 = p0 * kern::kPanel, n1 = std::min(n, p1 * kern::kPanel);
+        for (int64_t r = sl.r0; r < sl.r1; ++r)
+          cl.finish(outs[static_cast<size_t>(r / m)], r % m, c + (r - sl.r0) * ldc, n0, n1, K.corrMul);
+      },
+      [&] { return cancelled(cl.a.cancel); });
+  if (cancelled(cl.a.cancel)) fail(ErrorCode::Aborted, "the operation was aborted");
 }
 
 }  // namespace
@@ -67,8 +340,7 @@ void quantMatmul(const QuantMatmulArgs& a) {
   const Epilogue ep = makeEpilogue(a, p.m, p.n, p.outBatches);
   const kern::Kernel& K = kern::active();
   const int64_t m = p.m, k = p.k, n = p.n;
-  const int64_t kp = kern::kPad(k), panels = kern::panelsOf(n), pb = kern::panelBytes(kp);
-  auto stop = [&] { return cancelled(a.cancel); };
+  const int64_t kp = kern::kPad(k), panels = kern::panelsOf(n);
 
   // x1: every batch, every row, once
   std::unique_ptr<int8_t[]> aHold;
@@ -83,131 +355,21 @@ void quantMatmul(const QuantMatmulArgs& a) {
   if (p.x1Batches * m * kp <= (256 << 10)) {  // small: cheaper than waking the pool
     for (int64_t t = 0; t < p.x1Batches * rowTasks; ++t) packA(t);
   } else {
-    parallelFor(p.x1Batches * rowTasks, packA, stop);
+    parallelFor(p.x1Batches * rowTasks, packA, [&] { return cancelled(a.cancel); });
   }
   if (cancelled(a.cancel)) fail(ErrorCode::Aborted, "the operation was aborted");
 
-  // x2: the cached packing, or a description to pack from on the fly
-  std::shared_ptr<const PackedWeight> cached = packCacheGet(a.x2, p.int4, p.x2Transposed, k, n, p.x2Batches, K);
+  // x2: the NZ weight's own pack (made now at its first use), else read where it lies
+  const std::shared_ptr<const PackedWeight> owned = ownedPack(a.x2, p.int4, p.x2Transposed, k, n, p.x2Batches, K);
   std::vector<BSource> src;
-  if (!cached) {
+  if (!owned)
     for (int64_t b = 0; b < p.x2Batches; ++b) src.push_back(describeB(a.x2, p.int4, p.x2Transposed, b, k, n));
-    // Many rows reuse every panel: pack the whole weight once for this call
-    // (a temporary as large as the int8 weight) instead of once per m block.
-    // Few rows (decode): pack each panel right before its only use instead,
-    // so the weight streams from memory once.
-    if (m > kDecodeRows && m * p.outBatches / p.x2Batches > 2 * kDecodeRows) {
-      cached = packWeight(src, K, kp, panels, p.int4);
-      if (cancelled(a.cancel)) fail(ErrorCode::Aborted, "the operation was aborted");
-    }
-  }
 
-  const Tiling tl = chooseTiling(p.outBatches, m, kp, panels, computeThreads());
-  const int64_t kChunk = ((kp + 31) / 32 + tl.kSplit - 1) / tl.kSplit * 32;  // k range per split, multiple of 32
-  const size_t outItem = itemSize(a.out.dtype);
-  auto* out = static_cast<uint8_t*>(a.out.mem.ptr);
-  const int64_t ldP = panels * kern::kPanel;
-  std::unique_ptr<int32_t[]> partHold;
-  int32_t* partial = tl.kSplit > 1
-                         ? alignedBuffer(partHold, static_cast<size_t>(tl.kSplit * p.outBatches * m * ldP))
-                         : nullptr;
-
-  // int4 panels: their own GEMM, bytes per panel and row-sum correction
-  const bool nib = cached && cached->int4;
-  const auto gemm = nib ? K.gemm4 : K.gemm;
-  const int64_t cpb = nib ? kern::panelBytes4(kp) : pb;
-  const int64_t groupDiv = nib ? 8 : 4;  // k per 64 bytes of a panel
-  const int32_t corrMul = nib ? K.corrMul4 : K.corrMul;
-  auto corrOf = [&](int64_t x1b, int64_t i) {
-    return static_cast<int32_t>(static_cast<uint32_t>(corrMul) *
-                                static_cast<uint32_t>(rowSum[static_cast<size_t>(x1b * m + i)]));
-  };
-
-  parallelFor(
-      p.outBatches * tl.mBlocks * tl.nBlocks * tl.kSplit,
-      [&](int64_t task) {
-        const int64_t s = task % tl.kSplit;
-        int64_t rest = task / tl.kSplit;
-        const int64_t nb = rest % tl.nBlocks;
-        rest /= tl.nBlocks;
-        const int64_t mb = rest % tl.mBlocks, b = rest / tl.mBlocks;
-        const int64_t m0 = mb * tl.mc, m1 = std::min(m, m0 + tl.mc);
-        const int64_t p0 = nb * tl.ncp, p1 = std::min(panels, p0 + tl.ncp);
-        const int64_t kBeg = s * kChunk, kEnd = std::min(kp, kBeg + kChunk);
-        const int64_t x1b = p.x1BatchOf[b], x2b = p.x2BatchOf[b];
-        const int8_t* aBlock = packedA + (x1b * m + m0) * kp;
-
-        thread_local std::vector<int32_t> cTile;
-        thread_local std::vector<int8_t> bScratch;
-        int32_t* c;
-        int64_t ldc;
-        if (partial != nullptr) {
-          c = partial + ((s * p.outBatches + b) * m + m0) * ldP + p0 * kern::kPanel;
-          ldc = ldP;
-        } else {
-          ldc = tl.ncp * kern::kPanel;
-          cTile.resize(static_cast<size_t>(tl.mc * ldc));
-          c = cTile.data();
-        }
-        if (kBeg >= kEnd) {  // an empty k split contributes zeros
-          for (int64_t i = 0; i < m1 - m0; ++i) std::fill(c + i * ldc, c + i * ldc + (p1 - p0) * kern::kPanel, 0);
-          return;
-        }
-        const int64_t step = tl.kc / 4 * kern::kGroupBytes;
-        int8_t* sb = nullptr;
-        if (!cached) {
-          bScratch.resize(static_cast<size_t>(2 * step + 64));
-          sb = bScratch.data() + (64 - reinterpret_cast<uintptr_t>(bScratch.data()) % 64) % 64;
-        }
-        auto fresh = [&](int64_t pp, int64_t np, int64_t k0, int64_t kc) {  // pack a panel pair, then its GEMM
-          const int64_t st = kc / 4 * kern::kGroupBytes;
-          for (int64_t q = 0; q < np; ++q) packBPanel(src[x2b], K, pp + q, k0, kc, sb + q * st);
-          K.gemm(aBlock + k0, kp, m1 - m0, sb, st, np, kc, c + (pp - p0) * kern::kPanel, ldc, k0 != kBeg);
-        };
-        if (m <= kDecodeRows) {
-          // decode: one panel pair at a time down the whole k range, so the
-          // weight streams as two long sequential runs (prefetch-friendly)
-          for (int64_t pp = p0; pp < p1; pp += 2) {
-            const int64_t np = std::min<int64_t>(2, p1 - pp);
-            if (cached) {  // measured: the whole k in one call beats 256/512-deep blocks
-              gemm(aBlock + kBeg, kp, m1 - m0, cached->batch[x2b] + pp * cpb + kBeg / groupDiv * kern::kGroupBytes,
-                   cpb, np, kEnd - kBeg, c + (pp - p0) * kern::kPanel, ldc, false);
-              continue;
-            }
-            for (int64_t k0 = kBeg; k0 < kEnd; k0 += tl.kc) fresh(pp, np, k0, std::min(tl.kc, kEnd - k0));
-          }
-        } else {
-          for (int64_t k0 = kBeg; k0 < kEnd; k0 += tl.kc) {
-            const int64_t kc = std::min(tl.kc, kEnd - k0);
-            if (cached) {
-              gemm(aBlock + k0, kp, m1 - m0, cached->batch[x2b] + p0 * cpb + k0 / groupDiv * kern::kGroupBytes, cpb,
-                   p1 - p0, kc, c, ldc, k0 != kBeg);
-              continue;
-            }
-            for (int64_t pp = p0; pp < p1; pp += 2) fresh(pp, std::min<int64_t>(2, p1 - pp), k0, kc);
-          }
-        }
-        if (partial != nullptr) return;
-        const int64_t n0 = p0 * kern::kPanel, n1 = std::min(n, p1 * kern::kPanel);
-        for (int64_t i = m0; i < m1; ++i)
-          K.epilogue(epiRow(ep, b, i, corrOf(x1b, i)), c + (i - m0) * ldc, n0, n1, out + (b * m + i) * n * outItem);
-      },
-      stop);
-  if (cancelled(a.cancel)) fail(ErrorCode::Aborted, "the operation was aborted");
-
-  if (partial != nullptr) {
-    parallelFor(p.outBatches * m, [&](int64_t t) {
-      const int64_t b = t / m, i = t % m;
-      thread_local std::vector<int32_t> row;
-      row.assign(static_cast<size_t>(n), 0);
-      for (int64_t s = 0; s < tl.kSplit; ++s) {
-        const int32_t* pr = partial + ((s * p.outBatches + b) * m + i) * ldP;
-        for (int64_t j = 0; j < n; ++j)
-          row[j] = static_cast<int32_t>(static_cast<uint32_t>(row[j]) + static_cast<uint32_t>(pr[j]));
-      }
-      K.epilogue(epiRow(ep, b, i, corrOf(p.x1BatchOf[b], i)), row.data(), 0, n, out + (b * m + i) * n * outItem);
-    });
-  }
+  const Call cl{a, p, ep, K, m, k, n, kp, panels, packedA, rowSum, static_cast<uint8_t*>(a.out.mem.ptr),
+                itemSize(a.out.dtype)};
+  if (m <= kDecodeRows) runDecode(cl, owned.get(), src);
+  else if (owned) runPrefillOwned(cl, *owned);
+  else runPrefillPanels(cl, src);
 }
 
 }  // namespace qmm::emu

@@ -1,5 +1,4 @@
-// Kernel choice and machine probes of pack_cache_api.h (the cache knobs are in pack_cache.cc).
-#include "pack_cache_api.h"
+#include "kernel_info.h"
 
 #include <atomic>
 #include <chrono>
