@@ -71,6 +71,23 @@ struct Call {
   }
 };
 
+// Packs panels [p0, p1) of a (k, n) weight (BSource::Kind::RowsN) for k in
+// [k0, k0 + kc) into dst, panel after panel `stride` bytes apart. The block's
+// rows are first copied whole, in memory order, into `dense`, whose rows are
+// one cache line longer than the block is wide: packing straight from rows
+// a power of two apart would put them all in one L1 set, and would visit a
+// page per row for every panel. `dense` holds kc * (16 * (p1 - p0) + 64) bytes.
+void packRowsNBlock(const BSource& s, const kern::Kernel& K, int64_t p0, int64_t p1, int64_t k0, int64_t kc,
+                    int8_t* dense, int8_t* dst, int64_t stride) {
+  const int64_t j0 = p0 * kern::kPanel, w = std::min(s.n, p1 * kern::kPanel) - j0;
+  const int64_t ld = (p1 - p0) * kern::kPanel + 64, rows = std::clamp<int64_t>(s.k - k0, 0, kc);
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(dense + r * ld, s.base + (k0 + r) * s.ld + j0, static_cast<size_t>(w));
+  for (int64_t q = p0; q < p1; ++q) {
+    const int64_t j = (q - p0) * kern::kPanel;
+    K.packRowsN(dense + j, ld, rows, std::min<int64_t>(kern::kPanel, w - j), kc, dst + (q - p0) * stride, K.bXor);
+  }
+}
+
 // ---------------------------------------------------------------- decode
 
 enum class DecodeRead {
@@ -173,27 +190,15 @@ void runDecode(const Call& cl, const PackedWeight* owned, const std::vector<BSou
             break;
           }
           case DecodeRead::RowsN: {
-            // Blocks of kRowsNBlock whole rows (of this n block) are copied
-            // row after row, sequential reads, into a dense block whose rows
-            // are one cache line longer than the columns (rows a power of two
-            // apart would all fall into one L1 set), then packed 64 columns
-            // at a time from there and multiplied.
-            const BSource& sb = src[x2b];
-            const int64_t w = n1 - n0, ldd = (w + 63) / 64 * 64 + 64;
+            // blocks of kRowsNBlock whole rows (of this n block), packed through a dense copy
             const int64_t st = kRowsNBlock / 4 * kern::kGroupBytes;
-            int8_t* dense = alignedScratch(bScratch, static_cast<size_t>(kRowsNBlock * ldd + 4 * st));
-            int8_t* packed = dense + kRowsNBlock * ldd;
+            int8_t* packed = alignedScratch(bScratch, static_cast<size_t>(
+                                                          (p1 - p0) * st + kRowsNBlock * ((p1 - p0) * kern::kPanel + 64)));
+            int8_t* dense = packed + (p1 - p0) * st;
             for (int64_t k0 = kBeg; k0 < kEnd; k0 += kRowsNBlock) {
-              const int64_t kc = std::min<int64_t>(kRowsNBlock, kEnd - k0), rows = std::clamp<int64_t>(cl.k - k0, 0, kc);
-              for (int64_t r = 0; r < rows; ++r)
-                std::memcpy(dense + r * ldd, sb.base + (k0 + r) * sb.ld + n0, static_cast<size_t>(w));
-              for (int64_t pp = p0; pp < p1; pp += 4) {
-                const int64_t j = (pp - p0) * kern::kPanel, np = std::min<int64_t>(4, p1 - pp);
-                for (int64_t q = 0; q < np; ++q)
-                  K.packRowsN(dense + j + q * kern::kPanel, ldd, rows,
-                              std::min<int64_t>(kern::kPanel, w - j - q * kern::kPanel), kc, packed + q * st, K.bXor);
-                K.gemm(aBlock + k0, kp, m, packed, st, np, kc, c + j, ldc, k0 != kBeg);
-              }
+              const int64_t kc = std::min(kRowsNBlock, kEnd - k0);
+              packRowsNBlock(src[x2b], K, p0, p1, k0, kc, dense, packed, st);
+              K.gemm(aBlock + k0, kp, m, packed, st, p1 - p0, kc, c, ldc, k0 != kBeg);
             }
             break;
           }
@@ -302,15 +307,18 @@ void runPrefillPanels(const Call& cl, const std::vector<BSource>& src) {
         const Slice& sl = slices[static_cast<size_t>(task / nBlocks)];
         const int64_t nb = task % nBlocks, p0 = nb * ncp, p1 = std::min(panels, p0 + ncp);
         const std::vector<int64_t>& outs = batchesOf[static_cast<size_t>(sl.x2b)];
-        // per task, not thread_local: up to 1.25 MiB that should not stay with every pool thread
+        // per task, not thread_local: up to 1.6 MiB that should not stay with every pool thread
         std::unique_ptr<int32_t[]> cHold;
         std::unique_ptr<int8_t[]> bHold;
         const int64_t ldc = ncp * kern::kPanel, rows = sl.r1 - sl.r0;
         int32_t* c = alignedBuffer(cHold, static_cast<size_t>(rows * ldc));
-        int8_t* bp = alignedBuffer(bHold, static_cast<size_t>(ncp * st));
+        const bool rowsN = src[sl.x2b].kind == BSource::Kind::RowsN;
+        int8_t* bp = alignedBuffer(bHold, static_cast<size_t>(ncp * st + (rowsN ? kPrefillKc * (ldc + 64) : 0)));
         for (int64_t k0 = 0; k0 < kp; k0 += kPrefillKc) {
           const int64_t kc = std::min(kPrefillKc, kp - k0), stc = kc / 4 * kern::kGroupBytes;
-          for (int64_t q = p0; q < p1; ++q) packBPanel(src[sl.x2b], K, q, k0, kc, bp + (q - p0) * stc);
+          if (rowsN) packRowsNBlock(src[sl.x2b], K, p0, p1, k0, kc, bp + ncp * st, bp, stc);
+          else
+            for (int64_t q = p0; q < p1; ++q) packBPanel(src[sl.x2b], K, q, k0, kc, bp + (q - p0) * stc);
           // runs of rows contiguous in packed x1, at most kPrefillMc at a time
           for (int64_t r = sl.r0; r < sl.r1;) {
             const int64_t b = outs[static_cast<size_t>(r / m)], i = r % m;
