@@ -2,8 +2,8 @@
 // pack its FRACTAL_NZ weight owns (weight_packs.h) or, for any other weight,
 // from where it lies, with no copy of the whole weight:
 //   * decode (m <= 16): an (n, k) weight's rows are read in place by the
-//     kernel's gemmRowsK; other layouts are packed a few panels and one k
-//     block at a time right before use, so the weight streams once;
+//     kernel's gemmRowsK; other layouts are packed one cache-sized block at
+//     a time right before use, so the weight streams once;
 //   * prefill: each task packs its panels one k block at a time into an
 //     L2-sized buffer and runs every row of its batch over them, so packing
 //     overlaps compute on the other threads.
@@ -93,7 +93,7 @@ void packRowsNBlock(const BSource& s, const kern::Kernel& K, int64_t p0, int64_t
 enum class DecodeRead {
   Owned,     // the NZ weight's own pack
   RowsK,     // an (n, k) weight read in place (Kernel::gemmRowsK)
-  RowsN,     // a (k, n) weight packed in L1-sized blocks, whole cache lines of each row at a time
+  RowsN,     // a (k, n) weight packed kRowsNBlock whole rows at a time (packRowsNBlock)
   Panels,    // any other layout, packed a panel pair at a time
 };
 
