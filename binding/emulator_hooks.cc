@@ -22,6 +22,7 @@ double numberArg(const Napi::CallbackInfo& info, size_t i, const char* what, dou
   return v;
 }
 
+#ifdef QMM_TEST_HOOKS
 // Counters of the packs owned by NZ weights (emulator/weight_packs.h), for the tests.
 Napi::Object makePackCounters(Napi::Env env) {
   Napi::Object o = Napi::Object::New(env);
@@ -33,6 +34,7 @@ Napi::Object makePackCounters(Napi::Env env) {
   }));
   return o;
 }
+#endif  // QMM_TEST_HOOKS
 
 }  // namespace
 
@@ -50,7 +52,9 @@ Napi::Object makeEmulatorHooks(Napi::Env env) {
   o.Set("selectKernel", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), emu::kernelSelect(stringArg(info, 0, "kernel")));
   }));
+#ifdef QMM_TEST_HOOKS
   o.Set("packs", makePackCounters(env));
+#endif
   o.Set("probeKernelPeakGops", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), emu::probeKernelPeakGops(numberArg(info, 0, "seconds", 0.01, 10)));
   }));

@@ -114,8 +114,8 @@ export interface NativeEmulatorHooks {
   kernelNote(): string;
   kernelsAvailable(): string;
   selectKernel(name: string): boolean;
-  /** Packs owned by FRACTAL_NZ weights (tests): how many were made since the start, and the bytes alive now. */
-  packs: { made(): number; liveBytes(): number };
+  /** Test builds only: packs owned by FRACTAL_NZ weights, how many were made since the start, and the bytes alive now. */
+  packs?: { made(): number; liveBytes(): number };
   probeKernelPeakGops(seconds: number): number;
   probeDramReadGBps(bytes: number, repeats: number): number;
 }

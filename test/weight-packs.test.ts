@@ -19,7 +19,11 @@ const onCpu = backendInfo().backend === 'cpu';
 const root = path.resolve(__dirname, '..');
 const libDir = process.env.QMM_TEST_LIB_DIR ?? path.join(root, 'dist', 'cjs', 'lib');
 
-const counters = () => loadNative().emulator.packs;
+function counters() {
+  const c = loadNative().emulator.packs;
+  if (!c) throw new Error('this addon was built without the test hooks (QMM_TEST_HOOKS): build with the mock CANN option');
+  return c;
+}
 const scale = tensor(Float32Array.of(1), [1], 'float32');
 const int32 = { outputDtype: 'int32' as const };
 
