@@ -113,6 +113,12 @@ TileFn tileFor(int rows, int cols) {
 void gemmRowsKVnni(const int8_t* a, int64_t lda, int64_t rows, const int8_t* b, int64_t ldb, int64_t cols,
                    int64_t kc, int32_t* c, int64_t ldc, bool accumulate) {
   if (rows <= 0 || cols <= 0) return;
+  if (kc <= 0) {  // an empty sum
+    if (!accumulate)
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < cols; ++j) c[i * ldc + j] = 0;
+    return;
+  }
   const int64_t nStrips = (rows + kMaxR - 1) / kMaxR;
   const int widest = static_cast<int>((rows + nStrips - 1) / nStrips);
   const int64_t group = kColsFor[widest], kFull = kc / 64 * 64;
