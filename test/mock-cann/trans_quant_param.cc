@@ -1,4 +1,4 @@
-// trans_quant_param.cc - aclnnTransQuantParamV2/V3 (device, SPEC §4) and
+// trans_quant_param.cc - aclnnTransQuantParamV2/V3 (device, docs/semantics.md §4) and
 // the host-only aclnnTransQuantParam.
 #include <cmath>
 #include <cstdlib>
@@ -11,7 +11,7 @@ using namespace mocknum;
 
 namespace {
 
-// fp19 rounding of a float's bits (round_mode 1, SPEC §4).
+// fp19 rounding of a float's bits (round_mode 1, docs/semantics.md §4).
 uint32_t round_fp19(uint32_t u) {
   uint32_t sign = u & 0x80000000u, e = (u >> 23) & 0xFFu, mant = u & 0x7FFFFFu;
   if (e == 0) return sign;                          // denormals flush to +-0
@@ -155,7 +155,7 @@ MOCK_API aclnnStatus aclnnTransQuantParamV3(void* workspace, uint64_t workspaceS
 }
 #endif
 
-// Host variant (SPEC §4 "Other variant"): no masking, C round() for the
+// Host variant (docs/semantics.md §4, "Other variant"): no masking, C round() for the
 // offset, output padded to a multiple of 16 (unless 1), calloc'ed.
 MOCK_API aclnnStatus aclnnTransQuantParam(const float* scaleArray, uint64_t scaleSize, const float* offsetArray,
                                           uint64_t offsetSize, uint64_t** quantParam, uint64_t* quantParamSize) {
