@@ -1,5 +1,5 @@
 // format_cast.cc - aclnnNpuFormatCast family: ND <-> FRACTAL_NZ with zero
-// padding (SPEC §5.1, §5.2). The chip and input rules follow ops-math
+// padding (docs/semantics.md §5.1, §5.2). The chip and input rules follow ops-math
 // conversion/npu_format_cast/op_host/op_api/aclnn_npu_format_cast.cpp.
 #include "op_common.h"
 
