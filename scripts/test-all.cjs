@@ -12,7 +12,7 @@ const root = path.resolve(__dirname, '..');
 const vitest = path.join(path.dirname(require.resolve('vitest/package.json', { paths: [root] })), 'vitest.mjs');
 const extra = process.argv.slice(2);
 // suites whose results do not depend on the backend run once
-const CPU_ONLY = ['test/safetensors.test.ts', 'test/cann-backend.test.ts', 'test/cann-quantize.test.ts', 'test/kernels.test.ts', 'test/pack.test.ts', 'test/arm64.test.ts', 'test/types/**'];
+const CPU_ONLY = ['test/safetensors.test.ts', 'test/cann-backend.test.ts', 'test/cann-quantize.test.ts', 'test/cann-abi-check.test.ts', 'test/kernels.test.ts', 'test/pack.test.ts', 'test/arm64.test.ts', 'test/types/**'];
 const mockRoot = path.join(root, 'build', 'mock-cann', 'full');
 
 function run(name, env, exclude) {

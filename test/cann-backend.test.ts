@@ -192,16 +192,85 @@ describe.skipIf(!haveMock)('fault injection', () => {
     }
   });
 
-  it('a failed workspace allocation reports aclrtMalloc and frees everything it can', () => {
+  it('after a failed aclrtSynchronizeStream the stream is force-destroyed and replaced', () => {
+    // The mock counts aclrtDestroyStream of a stream whose synchronization
+    // failed as a violation: it would wait for work that never finishes.
+    const mine = results.filter((x) => x.fault === 'aclrtSynchronizeStream');
+    expect(mine.length).toBe(4);
+    for (const x of mine) {
+      expect(x.violation).toBe('');
+      expect(x.stats).toMatchObject({ violations: 0, liveStreams: 1 });
+    }
+  });
+
+  it('a failed workspace allocation reports aclrtMalloc and destroys the executor it never launched', () => {
     const r = runChild('workspaceFault', variant('full'));
     expect(r.error).toMatchObject({ code: 'ERR_QMM_DEVICE', call: 'aclrtMalloc' });
     expect(r.again.int32_out).toMatch(/^[0-9a-f]+$/);
-    expect(r.violation).toBe('');
-    expect(r.stats).toMatchObject({ liveDeviceAllocs: 0, liveTensors: 0, violations: 0 });
-    // aclnn has no call that releases an executor that was never run, so the
-    // one GetWorkspaceSize made before the allocation failed stays alive.
-    expect(r.stats.liveExecutors).toBeLessThanOrEqual(1);
+    expectNoLeaks(r.stats, r.violation);
   });
+});
+
+describe.skipIf(!haveMock)('a launch that fails after queueing part of the op', () => {
+  let results: Json[];
+  beforeAll(() => {
+    results = runChild('partialLaunches', variant('full'));
+  });
+
+  // The mock's <op>@partial fault: the launch returns an error with work still
+  // queued that reads and writes every buffer of the op (inputs, outputs and
+  // workspace); freeing one of them before the stream is synchronized is a violation.
+  const faults = ['aclnnQuantMatmulV5@partial', 'aclnnTransQuantParamV3@partial', 'aclnnNpuFormatCast@partial', 'aclnnQuantMatmulWeightNz@partial'];
+  it.each(faults)('%s: synchronized before anything is freed, ERR_QMM_DEVICE naming the launch, the next call succeeds', (fault) => {
+    const call = fault.replace('@partial', '');
+    const mine = results.filter((x) => x.fault === fault);
+    expect(mine.length).toBeGreaterThanOrEqual(2);
+    for (const x of mine) {
+      const where = `${fault} ${x.name} ${x.place} ${x.async ? 'async' : 'sync'}`;
+      expect(x.error.code, where).toBe('ERR_QMM_DEVICE');
+      expect(x.error.call, where).toBe(call);
+      expect(x.error.status, where).toBe(561103);
+      expect(x.error.deviceMessage, where).toContain(`mock fault injected in ${fault}`);
+      expect(x.again, where).toBe('same');
+      expectNoLeaks(x.stats, x.violation);
+    }
+  });
+});
+
+describe.skipIf(!haveMock)('npuFormatCast where aclnnNpuFormatCast cannot run: host packing, as on the cpu backend', () => {
+  const chips = [
+    { soc: 'Ascend310P3', device: false },
+    { soc: 'Ascend910B', device: false }, // the first Ascend 910, not an Atlas A2 (910B1..B4)
+    { soc: 'Ascend910_9391', device: true },
+    { soc: 'Ascend950PR_9599', device: true },
+  ];
+  it.each(chips)('on $soc the device op runs: $device', ({ soc, device }) => {
+    const r = runChild('castChip', { ...variant('full'), MOCK_CANN_SOC: soc });
+    expect(r.info.backend).toBe('cann');
+    expect(r.info.detail).toContain(`; SoC ${soc}`);
+    for (const name of Object.keys(r.cpu)) {
+      expect(r.cpu[name], name).toMatch(/^[0-9a-f]+$/);
+      expect(r.host[name], name).toBe(r.cpu[name]);
+      expect(r.npu[name], name).toBe(r.cpu[name]);
+    }
+    // a fault armed on aclnnNpuFormatCast fires only when the device op runs
+    if (device) expect(r.probe.nz_cast).toMatch(/^error ERR_QMM_DEVICE: aclnnNpuFormatCast failed/);
+    else expect(r.probe.nz_cast).toBe(r.cpu.nz_cast);
+    expectNoLeaks(r.stats, r.violation);
+  });
+
+  it.each(['Ascend910B1', 'Ascend950PR_9599'])(
+    'on %s: empty sources, FRACTAL_NZ views, int64 and rank 1 give the cpu backend\'s result or error',
+    (soc) => {
+      const r = runChild('castEdges', { ...variant('full'), MOCK_CANN_SOC: soc });
+      expect(Object.keys(r.cpu).length).toBe(6);
+      expect(r.cpu.int64_to_nz).toMatch(/^[0-9a-f]+$/);
+      expect(r.cpu.nz_view_to_nd).toBe('error ERR_QMM_FORMAT');
+      expect(r.host).toEqual(r.cpu);
+      expect(r.npu).toEqual(r.cpu);
+      expectNoLeaks(r.stats, r.violation);
+    },
+  );
 });
 
 describe.skipIf(!haveMock)('threads', () => {
