@@ -8,6 +8,9 @@
  */
 
 import { pbkdf2 } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
@@ -23,11 +26,14 @@ import {
   npuQuantMatmulSync,
   npuTransQuantParam,
   npuTransQuantParamSync,
+  prepareModel,
   QmmError,
   tensor,
+  writeSafetensors,
   type Tensor,
 } from '../lib/index';
 import { loadNative } from '../lib/native';
+import { buildModel, standardSpec, writeModel } from './model-fixtures';
 
 const place = (t: Tensor): Tensor => (backendInfo().deviceCount > 0 ? t.npu(0) : t);
 
@@ -137,6 +143,24 @@ describe('aborts', () => {
       await busy;
     });
   }
+});
+
+describe('the other aborts of the package', () => {
+  it('prepareModel and writeSafetensors reject with an AbortError whose cause is the reason', async () => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'qmm-abort-'));
+    try {
+      const model = path.join(work, 'model');
+      await writeModel(buildModel(standardSpec('bfloat16')), model);
+      const ac = new AbortController();
+      ac.abort('stop');
+      const prepared = await rejection(prepareModel(model, path.join(work, 'out'), { signal: ac.signal }));
+      expect(prepared).toMatchObject({ name: 'AbortError', code: 'ERR_QMM_ABORTED', cause: 'stop' });
+      const written = await rejection(writeSafetensors(path.join(work, 'a.safetensors'), { a: { dtype: 'U8', shape: [1], data: Uint8Array.of(1) } }, undefined, { signal: ac.signal }));
+      expect(written).toMatchObject({ name: 'AbortError', code: 'ERR_QMM_ABORTED', cause: 'stop' });
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('QmmError names', () => {
