@@ -87,11 +87,14 @@ export function defineOp<A extends unknown[], P extends OpPlan, K extends string
   };
 
   const nativeArgs = (backend: ActiveBackend, plan: P, outs: Record<K, Tensor>, staged: Tensor | undefined): NativeOpArgs => {
-    const args: NativeOpArgs = { ...def.scalars?.(plan) };
+    // filled key by key: V8 handles a spread-copied object here badly (a soak's young
+    // generation grows to its maximum), a plain one it does not
+    const args: NativeOpArgs = {};
     for (const [key, [t, argument]] of Object.entries(def.inputs(plan, staged))) {
       if (t) args[key] = describeTensor(t, backend, argument);
     }
     for (const [key, t] of Object.entries<Tensor>(outs)) args[key] = describeTensor(t, backend, key);
+    for (const [key, v] of Object.entries(def.scalars?.(plan) ?? {})) args[key] = v;
     return args;
   };
 
@@ -139,7 +142,10 @@ export function defineOp<A extends unknown[], P extends OpPlan, K extends string
     try {
       const [done, outs] = withOutputs(backend, plan, staged, (a) => {
         throwIfAborted(signal);
-        return withCancel(signal, (cancel) => backend.handle[def.native](cancel ? { ...a, cancel } : a));
+        return withCancel(signal, (cancel) => {
+          if (cancel) a.cancel = cancel;
+          return backend.handle[def.native](a);
+        });
       });
       try {
         await done;

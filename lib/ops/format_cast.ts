@@ -8,7 +8,7 @@ const formatCast = defineOp({
   native: 'formatCast',
   plan: (x: Tensor, aclFormat: AclFormat, options?: FormatCastOptions) => {
     const plan = planFormatCast(x, aclFormat, options);
-    return { ...plan, device: plan.src.device };
+    return Object.assign(plan, { device: plan.src.device });
   },
   // same format: torch returns the tensor itself
   shortcut: (p) => (p.src.format === p.target ? p.src : undefined),
