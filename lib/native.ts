@@ -1,7 +1,9 @@
 /**
  * Loads the native addon: QMM_BINDING_PATH if set, else the prebuilt binary
  * for this platform (prebuilds/) or the local build (build/Release) through
- * node-gyp-build. A failure lists every candidate tried and what to do.
+ * node-gyp-build. A binary of another ABI version is stale and refused. A
+ * failure lists every candidate tried and what to do. The addon's `constants`
+ * are the one copy of the dtype and format codes and the emulator's device count.
  */
 
 import * as fs from 'node:fs';

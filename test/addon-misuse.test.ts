@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadNative } from '../lib/native';
 
 const root = path.resolve(__dirname, '..');
 const binding = path.resolve(process.env.QMM_BINDING_PATH ?? path.join(root, 'build', 'Release', 'ascend_quant_matmul.node'));
@@ -75,5 +76,19 @@ describe('misuse of the raw addon', () => {
     if (haveMock) {
       expect(out.owner).toMatchObject({ type: 'Error', code: 'ERR_QMM_DEVICE', message: expect.stringContaining('src: its device memory belongs to the cann backend') });
     }
+  });
+
+  // a view of one element repeated 2^48 times along k: the emulator's packed copy cannot be allocated
+  it('host memory running out is ERR_QMM_MEMORY, sync and async', async () => {
+    const K = 2 ** 48;
+    const args = {
+      x1: { data: new Int8Array(1), dtype: 2, format: 2, shape: [1, K], strides: [0, 0], offset: 0, storageShape: [1] },
+      x2: { data: new Int8Array(1), dtype: 2, format: 2, shape: [K, 1], strides: [0, 0], offset: 0, storageShape: [1] },
+      scale: { data: new Float32Array(1), dtype: 0, format: 2, shape: [1], strides: [1], offset: 0, storageShape: [1] },
+      out: { data: new Uint16Array(1), dtype: 1, format: 2, shape: [1, 1], strides: [1, 1], offset: 0, storageShape: [1] },
+    };
+    const cpu = loadNative().openBackend('cpu');
+    expect(() => cpu.quantMatmulSync(args)).toThrow(expect.objectContaining({ code: 'ERR_QMM_MEMORY', message: 'out of host memory for this operation' }));
+    await expect(cpu.quantMatmul(args)).rejects.toMatchObject({ code: 'ERR_QMM_MEMORY' });
   });
 });
