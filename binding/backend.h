@@ -80,13 +80,17 @@ class Backend {
   virtual void dynamicQuant(const DynamicQuantArgs& a);
 
   // Device memory. The emulator never hands out device memory (its npu:N
-  // tensors are host buffers owned by JS), so its implementations throw.
+  // tensors are host buffers owned by JS), so these defaults throw
+  // ERR_QMM_UNSUPPORTED; a backend with hasDeviceMemory() overrides them all.
   virtual bool hasDeviceMemory() const { return false; }
-  virtual void* deviceAlloc(int /*device*/, size_t /*bytes*/) { return nullptr; }
-  virtual void deviceFree(int /*device*/, void* /*ptr*/) {}
-  virtual void copyToDevice(int /*device*/, void* /*dst*/, const void* /*src*/, size_t /*bytes*/) {}
-  virtual void copyToHost(int /*device*/, void* /*dst*/, const void* /*src*/, size_t /*bytes*/) {}
-  virtual void copyDeviceToDevice(int /*device*/, void* /*dst*/, const void* /*src*/, size_t /*bytes*/) {}
+  virtual void* deviceAlloc(int device, size_t bytes);
+  virtual void deviceFree(int device, void* ptr);
+  virtual void copyToDevice(int device, void* dst, const void* src, size_t bytes);
+  virtual void copyToHost(int device, void* dst, const void* src, size_t bytes);
+  virtual void copyDeviceToDevice(int device, void* dst, const void* src, size_t bytes);
+
+ private:
+  [[noreturn]] void noDeviceMemory(const char* call) const;
 };
 
 }  // namespace qmm

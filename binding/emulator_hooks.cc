@@ -3,6 +3,7 @@
 #include <string>
 
 #include "emulator/pack_cache_api.h"
+#include "marshal.h"
 
 namespace qmm {
 
@@ -30,10 +31,9 @@ Napi::Object makePackCache(Napi::Env env) {
   // release(view): drops the packings made from the buffer range of `view`
   o.Set("release", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
     if (info.Length() < 1 || !info[0].IsTypedArray()) throw Napi::TypeError::New(info.Env(), "release(view) takes a TypedArray");
-    Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
-    const auto* base = static_cast<const uint8_t*>(ta.ArrayBuffer().Data());
-    if (base == nullptr) return Napi::Number::New(info.Env(), 0);
-    return Napi::Number::New(info.Env(), static_cast<double>(emu::packCacheRelease(base + ta.ByteOffset(), ta.ByteLength())));
+    const HostBytes view = hostBytes(info[0]);
+    if (view.ptr == nullptr) return Napi::Number::New(info.Env(), 0);
+    return Napi::Number::New(info.Env(), static_cast<double>(emu::packCacheRelease(view.ptr, view.bytes)));
   }));
   o.Set("bytes", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(emu::packCacheBytes()));

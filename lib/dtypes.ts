@@ -1,4 +1,7 @@
-/** The dtypes a Tensor can hold, their aclDataType codes (SPEC §6.2) and host arrays. */
+/**
+ * The dtypes a Tensor can hold and their host arrays. Their aclDataType codes
+ * are the addon's (binding/tensor.h, read through lib/native.ts nativeCodes()).
+ */
 
 export type DType = 'int8' | 'uint8' | 'int32' | 'int64' | 'float16' | 'bfloat16' | 'float32';
 
@@ -17,20 +20,18 @@ type HostArrayCtor =
 
 export interface DTypeInfo {
   readonly name: DType;
-  /** aclDataType code. */
-  readonly code: number;
   readonly itemSize: number;
   readonly array: HostArrayCtor;
 }
 
 export const DTYPES: Readonly<Record<DType, DTypeInfo>> = {
-  float32: { name: 'float32', code: 0, itemSize: 4, array: Float32Array },
-  float16: { name: 'float16', code: 1, itemSize: 2, array: Uint16Array },
-  int8: { name: 'int8', code: 2, itemSize: 1, array: Int8Array },
-  int32: { name: 'int32', code: 3, itemSize: 4, array: Int32Array },
-  uint8: { name: 'uint8', code: 4, itemSize: 1, array: Uint8Array },
-  int64: { name: 'int64', code: 9, itemSize: 8, array: BigInt64Array },
-  bfloat16: { name: 'bfloat16', code: 27, itemSize: 2, array: Uint16Array },
+  float32: { name: 'float32', itemSize: 4, array: Float32Array },
+  float16: { name: 'float16', itemSize: 2, array: Uint16Array },
+  int8: { name: 'int8', itemSize: 1, array: Int8Array },
+  int32: { name: 'int32', itemSize: 4, array: Int32Array },
+  uint8: { name: 'uint8', itemSize: 1, array: Uint8Array },
+  int64: { name: 'int64', itemSize: 8, array: BigInt64Array },
+  bfloat16: { name: 'bfloat16', itemSize: 2, array: Uint16Array },
 };
 
 export const DTYPE_NAMES = Object.keys(DTYPES) as DType[];

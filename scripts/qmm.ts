@@ -26,10 +26,13 @@ program
       console.log(JSON.stringify(i, null, 2));
       return;
     }
-    console.log(`backend:   ${i.backend} (requested ${i.requested})`);
+    // a backend that cannot be loaded is information too: exit 0 and say why
+    console.log(`backend:   ${i.backend} (requested ${i.requested})${i.available ? '' : ' — not available'}`);
     console.log(`reason:    ${i.reason}`);
-    console.log(`detail:    ${i.detail}`);
-    console.log(`devices:   ${i.deviceCount}${i.backend === 'cpu' ? ' (emulated npu:N)' : ''}`);
+    if (i.available) {
+      console.log(`detail:    ${i.detail}`);
+      console.log(`devices:   ${i.deviceCount}${i.backend === 'cpu' ? ' (emulated npu:N)' : ''}`);
+    }
     console.log(`binding:   ${i.binding ?? '-'}`);
     if (i.cannError) console.log(`cann:      ${i.cannError}`);
     console.log(`node:      ${process.version} ${process.platform}-${process.arch}`);

@@ -60,7 +60,8 @@ describe('resources', () => {
 
 describe('loading', () => {
   it('a missing binary gives one ERR_QMM_BACKEND error listing what was tried and what to do', () => {
-    const r = node(['-e', "try { require('./dist/cjs/lib/index.js').backendInfo() } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, tried: e.tried })) }"], {
+    // backendInfo() reports it without throwing (test/backend-info.test.ts); an op throws it
+    const r = node(['-e', "const q = require('./dist/cjs/lib/index.js'); try { q.npuTransQuantParamSync(q.tensor(new Float32Array(1), [1], 'float32')) } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, tried: e.tried })) }"], {
       QMM_BINDING_PATH: '/nonexistent/qmm.node',
     });
     const e = r.json() as { code: string; message: string; tried: string[] };
@@ -71,7 +72,7 @@ describe('loading', () => {
   });
 
   it('an invalid QMM_BACKEND is a typed error, not a crash', () => {
-    const r = node(['-e', "try { require('./dist/cjs/lib/index.js').backendInfo() } catch (e) { console.log(JSON.stringify({ code: e.code })) }"], { QMM_BACKEND: 'gpu' });
+    const r = node(['-e', "const q = require('./dist/cjs/lib/index.js'); try { q.npuTransQuantParamSync(q.tensor(new Float32Array(1), [1], 'float32')) } catch (e) { console.log(JSON.stringify({ code: e.code })) }"], { QMM_BACKEND: 'gpu' });
     expect(r.json().code).toBe('ERR_QMM_BACKEND');
   });
 

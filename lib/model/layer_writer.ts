@@ -5,7 +5,7 @@
  * int4-packed int32. Only this layer's source weight is held in memory.
  */
 
-import { QmmError } from '../errors';
+import { abortError } from '../errors';
 import { nzStorageShape } from '../nz';
 import { npuFormatCast } from '../ops/format_cast';
 import type { SafetensorsWriter } from '../safetensors';
@@ -100,7 +100,7 @@ export function droppedTensors(plan: LayerPlan): string[] {
 }
 
 function checkAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new QmmError('ERR_QMM_ABORTED', 'prepare was aborted');
+  if (signal?.aborted) throw abortError('prepare was aborted', signal);
 }
 
 /** The int8 weights of the parts, stacked along n, read into the reused weight buffer (the one large buffer of a layer). */

@@ -7,7 +7,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describe as describeValue, QmmError } from '../errors';
+import { abortError, describe as describeValue } from '../errors';
 import { SafetensorsWriter } from '../safetensors';
 import { readDescription, readModelConfig, type ModelConfig } from './description';
 import { modelFileError } from './errors';
@@ -127,7 +127,7 @@ class Progress {
 }
 
 function checkAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new QmmError('ERR_QMM_ABORTED', 'prepare was aborted');
+  if (signal?.aborted) throw abortError('prepare was aborted', signal);
 }
 
 async function writeShard(file: string, units: readonly Unit[], source: ModelSource, o: ResolvedOptions, outputDtype: ModelOutputDtype, progress: Progress, scratch: Scratch): Promise<void> {

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { QmmError } from '../errors';
+import { abortError } from '../errors';
 import { readSafetensorsIndex, SafetensorsFile, type SafetensorsTypedArray } from '../safetensors';
 import type { SafetensorsTensorInfo } from '../safetensors/header';
 import { modelFileError } from './errors';
@@ -135,7 +135,7 @@ export class ModelSource {
   async stream(ref: TensorRef, buf: Uint8Array, each: (bytes: Uint8Array) => Promise<void>, signal?: AbortSignal): Promise<void> {
     if (buf.length === 0) throw new RangeError('stream: empty buffer');
     for (let done = 0; done < ref.info.byteLength; ) {
-      if (signal?.aborted) throw new QmmError('ERR_QMM_ABORTED', 'prepare was aborted');
+      if (signal?.aborted) throw abortError('prepare was aborted', signal);
       const view = buf.subarray(0, Math.min(buf.length, ref.info.byteLength - done));
       await this.readInto(ref, view, done);
       await each(view);
@@ -153,7 +153,7 @@ export class ModelSource {
       const fh = await this.handle(i);
       let bytes = 0;
       for (;;) {
-        if (signal?.aborted) throw new QmmError('ERR_QMM_ABORTED', 'prepare was aborted');
+        if (signal?.aborted) throw abortError('prepare was aborted', signal);
         let n: number;
         try {
           ({ bytesRead: n } = await fh.read(buf, 0, buf.length, bytes));

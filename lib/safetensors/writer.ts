@@ -269,7 +269,7 @@ export class SafetensorsWriter {
     options: SafetensorsWriteOptions = {},
   ): Promise<SafetensorsWriter> {
     const layout = planSafetensors(specs, metadata, path);
-    if (options.signal?.aborted) throw abortedError(path);
+    if (options.signal?.aborted) throw abortedError(path, options.signal);
     const tempPath = nodePath.join(
       nodePath.dirname(path),
       `${nodePath.basename(path)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`,
@@ -352,7 +352,7 @@ export class SafetensorsWriter {
     const p = this.tail.then(async () => {
       if (this.aborted) {
         await this.discard();
-        throw abortedError(this.path);
+        throw abortedError(this.path, this.signal);
       }
       if (this.state !== 'open' || this.fd === null) {
         throw new QmmError('ERR_QMM_FILE', `the writer is already ${this.state}`, { file: this.path });
@@ -383,8 +383,8 @@ export class SafetensorsWriter {
   }
 }
 
-function abortedError(file: string): QmmError {
-  return new QmmError('ERR_QMM_ABORTED', `writing ${file} was aborted`, { file });
+function abortedError(file: string, signal: AbortSignal | undefined): QmmError {
+  return new QmmError('ERR_QMM_ABORTED', `writing ${file} was aborted`, { file, ...(signal?.aborted ? { cause: signal.reason } : {}) });
 }
 
 function wrap(e: unknown, file: string, doing: string): unknown {
