@@ -53,8 +53,9 @@ struct QuantizeArgs {
   const CancelToken* cancel = nullptr;
 };
 
-// npu_dynamic_quant (per-token symmetric int8): scale[row] = max|x[row]| / 127,
-// out = sat_int8(rne(x / scale[row])).
+// npu_dynamic_quant (per-token symmetric int8), as the A2/A3 kernels compute it:
+// q = f32(127 / max|x[row]|), out = sat_int8(rne(x * q)), scale[row] = max * f32(1/127)
+// or 1/q by row length (docs/semantics.md §9.2).
 struct DynamicQuantArgs {
   TensorArg x;         // float16 / bfloat16 / float32, (..., k)
   TensorArg out;       // int8, x's shape

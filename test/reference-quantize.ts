@@ -1,7 +1,7 @@
 /**
  * Independent reference for npuQuantize / npuDynamicQuant (and the int4
  * dynamic quantization QuantLinear uses for W4A4), written from the semantics
- * the package documents (docs/semantics.md, npuQuantize and npuDynamicQuant),
+ * the package documents (docs/semantics.md §9.1 and §9.2),
  * not from the C++: logical values in, logical values out.
  *
  *   quantize:      r = f32(f32(x)·s[c]); r = f32(r + o[c]); y = sat8(rne(r)), NaN → 0

@@ -11,7 +11,7 @@ import { defineOp } from './define';
 export interface DynamicQuantResult {
   /** int8, x's shape. */
   y: Tensor;
-  /** float32, x.shape without the last dim: the per-row dequantization scale (rowmax|x| / 127). */
+  /** float32, x.shape without the last dim: the per-row dequantization scale (docs/semantics.md §9.2). */
   scale: Tensor;
 }
 
@@ -44,7 +44,8 @@ export const npuQuantizeSync = quantize.sync;
 
 /**
  * Per-row symmetric int8 quantization of float16/bfloat16 x (rank ≥ 2):
- * `scale[row] = f32(max|x[row]| / 127)`, `y = sat_int8(rne(f32(x / scale[row])))`;
+ * `q = f32(127 / max|x[row]|)`, `y = sat_int8(rne(f32(x · q)))`, `scale[row] = max · f32(1/127)`
+ * (or `1 / q` for the rows the A2/A3 kernels treat that way, docs/semantics.md §9.2);
  * an all-zero row gives scale 0 and y 0.
  */
 export const npuDynamicQuant = dynamicQuant.async;

@@ -2,7 +2,7 @@
 // and aclnnDynamicQuant (npu_dynamic_quant), validated as ops-nn does on
 // A2/A3 (quant/ascend_quant_v2/op_api/aclnn_ascend_quant_v3.cpp,
 // quant/dynamic_quant/op_host/op_api/aclnn_dynamic_quant.cpp). Numerics
-// (docs/semantics.md, npuQuantize and npuDynamicQuant), one IEEE f32
+// (docs/semantics.md §9.1 and §9.2), one IEEE f32
 // operation per step:
 //   AscendQuantV3: r = f32(x) * f32(scale[c]) (again * scale if sqrtMode),
 //                  r = r + f32(offset[c]); y = sat_int8(rne(r)), NaN -> 0
