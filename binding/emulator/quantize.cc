@@ -1,6 +1,5 @@
 // npu_quantize (div_mode=False, axis=-1, dtype=qint8) and npu_dynamic_quant
-// (dst_type=int8) on the CPU (docs/semantics.md, npuQuantize and
-// npuDynamicQuant). Every step is one IEEE float32 operation (no FMA
+// (dst_type=int8) on the CPU (docs/semantics.md §9.1 and §9.2). Every step is one IEEE float32 operation (no FMA
 // contraction: the project compiles with -ffp-contract=off); rne is
 // round-half-to-even, sat_int8 clamps to [-128, 127], NaN becomes 0
 // (num::rneClamp).
