@@ -2,7 +2,10 @@
 /** The `qmm` command line: info, demo, bench, prepare. */
 
 import { Command, Option } from 'commander';
-import { backendInfo, QmmError } from '../lib/index';
+import { QmmError } from '../lib/index';
+import type { BenchOptions } from './bench/options';
+import { EXAMPLES } from './demo/examples';
+import { runInfo, type InfoOptions } from './info';
 import { runDemo } from './demo/run';
 import { PREPARE_EXAMPLES, runPrepareCommand, type PrepareCommandOptions } from './prepare';
 
@@ -17,25 +20,12 @@ program.name('qmm').description('Ascend quantized matmul for Node.js: tools').sh
 
 program
   .command('info')
-  .description('show the backend in use, why it was chosen, devices and kernel')
+  .description('show the backend in use, why it was chosen, devices and kernel; or, given a prepared model directory, its layers')
+  .argument('[prepared-dir]', 'a directory written by `qmm prepare`')
   .option('--json', 'print JSON')
-  .addHelpText('after', '\nExamples:\n  qmm info\n  QMM_BACKEND=cann qmm info --json')
-  .action((opts: { json?: boolean }) => {
-    const i = backendInfo();
-    if (opts.json) {
-      console.log(JSON.stringify(i, null, 2));
-      return;
-    }
-    // a backend that cannot be loaded is information too: exit 0 and say why
-    console.log(`backend:   ${i.backend} (requested ${i.requested})${i.available ? '' : ' — not available'}`);
-    console.log(`reason:    ${i.reason}`);
-    if (i.available) {
-      console.log(`detail:    ${i.detail}`);
-      console.log(`devices:   ${i.deviceCount}${i.backend === 'cpu' ? ' (emulated npu:N)' : ''}`);
-    }
-    console.log(`binding:   ${i.binding ?? '-'}`);
-    if (i.cannError) console.log(`cann:      ${i.cannError}`);
-    console.log(`node:      ${process.version} ${process.platform}-${process.arch}`);
+  .addHelpText('after', '\nExamples:\n  qmm info\n  QMM_BACKEND=cann qmm info --json\n  qmm info ./prepared')
+  .action(async (dir: string | undefined, opts: InfoOptions) => {
+    await runInfo(dir, opts).catch(fail);
   });
 
 program
@@ -43,26 +33,33 @@ program
   .description('run the seed examples (a)–(e) on the current backend')
   .argument('[ids...]', 'example ids to run (a b c d e); all by default')
   .addHelpText('after', '\nExamples:\n  qmm demo\n  qmm demo a d\n  QMM_BACKEND=cpu qmm demo')
-  .action(async (ids: string[]) => {
+  .action(async (ids: string[], _opts: unknown, cmd: Command) => {
+    const unknown = ids.filter((id) => !EXAMPLES.some((e) => e.id === id));
+    if (unknown.length > 0) cmd.error(`qmm demo: unknown example ${unknown.map((u) => `'${u}'`).join(', ')}; choose from ${EXAMPLES.map((e) => e.id).join(' ')}`);
     await runDemo(ids).catch(fail);
   });
 
 program
   .command('bench')
-  .description('benchmark against onnxruntime-node (writes BENCHMARKS.md with --write)')
-  .allowUnknownOption(true)
-  .helpOption(false)
-  .argument('[args...]', 'options passed to the benchmark (--quick, --json, --write, --help)')
-  .addHelpText('after', '\nExamples:\n  qmm bench --quick\n  qmm bench --json')
-  .action(async (args: string[]) => {
-    let mod: { runBench(argv: string[]): Promise<void> };
+  .description('benchmark against onnxruntime-node (and oneDNN when libdnnl-dev is installed) on the yardstick shapes')
+  .option('--quick', 'reduced shapes, well under a minute')
+  .option('--json', 'print the results as JSON on stdout')
+  .option('--write <file>', 'replace the generated table in this Markdown file (e.g. BENCHMARKS.md)')
+  .option('--only <ids>', 'comma-separated shape ids to run (e.g. S1,S6-cold)')
+  .option('--peak-gops <n>', 'the int8 peak to compare with when this build has no native probes', Number)
+  .option('--dram-gbps <n>', 'the DRAM read bandwidth to compare with when this build has no native probes', Number)
+  .addHelpText('after', '\nExamples:\n  qmm bench --quick\n  qmm bench --only S4,S6-hot --json\n  qmm bench --write BENCHMARKS.md')
+  .action(async (opts: BenchOptions, cmd: Command) => {
+    let mod: typeof import('./bench/index');
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       mod = require('./bench/index') as typeof mod;
     } catch (e) {
       fail(new Error(`the benchmark is not available in this build: ${(e as Error).message}`));
     }
-    await mod.runBench(args).catch(fail);
+    const bad = mod.unknownShapeIds(opts);
+    if (bad.length > 0) cmd.error(`qmm bench: unknown shape id ${bad.map((b) => `'${b}'`).join(', ')}; choose from ${mod.shapeIds(Boolean(opts.quick)).join(' ')}`);
+    await mod.runBench(opts).catch(fail);
   });
 
 program

@@ -188,6 +188,8 @@ export async function prepareModel(modelDir: string, outDir: string, options?: P
   const source = await ModelSource.open(inDir);
   let staged: StagedDir | undefined;
   try {
+    // the output directory is checked (and staged) before the long hashing pass
+    staged = await StagedDir.create(outDir, o.overwrite);
     const plan = planModel(desc, source, { fuse: o.fuse });
     const scan = new Progress(o.onProgress, 'scan', plan.layers.length);
     for (const l of plan.layers) {
@@ -198,7 +200,6 @@ export async function prepareModel(modelDir: string, outDir: string, options?: P
     const hash = new Progress(o.onProgress, 'hash', source.totalBytes);
     const shards = await source.fingerprints((n) => hash.add(n), o.signal);
 
-    staged = await StagedDir.create(outDir, o.overwrite);
     const units = makeUnits(plan.layers, plan.floats, o.nz, outputDtype);
     const groups = packShards(units, o.shardBytes);
     const convert = new Progress(o.onProgress, 'convert', units.reduce((a, u) => a + u.inputBytes, 0));
