@@ -31,9 +31,11 @@ Napi::Object makePackCache(Napi::Env env) {
   o.Set("release", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
     if (info.Length() < 1 || !info[0].IsTypedArray()) throw Napi::TypeError::New(info.Env(), "release(view) takes a TypedArray");
     Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
-    const auto* base = static_cast<const uint8_t*>(ta.ArrayBuffer().Data());
-    if (base == nullptr) return Napi::Number::New(info.Env(), 0);
-    return Napi::Number::New(info.Env(), static_cast<double>(emu::packCacheRelease(base + ta.ByteOffset(), ta.ByteLength())));
+    // napi_get_typedarray_info also reads SharedArrayBuffer-backed views (ta.ArrayBuffer().Data() refuses them)
+    void* elements = nullptr;
+    if (napi_get_typedarray_info(info.Env(), ta, nullptr, nullptr, &elements, nullptr, nullptr) != napi_ok || elements == nullptr)
+      return Napi::Number::New(info.Env(), 0);
+    return Napi::Number::New(info.Env(), static_cast<double>(emu::packCacheRelease(static_cast<const uint8_t*>(elements), ta.ByteLength())));
   }));
   o.Set("bytes", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(emu::packCacheBytes()));

@@ -53,10 +53,14 @@ TensorArg readTensor(const Napi::Object& args, const char* key, KeepAlive& keep)
   Napi::Value data = o.Get("data");
   if (data.IsTypedArray()) {
     Napi::TypedArray ta = data.As<Napi::TypedArray>();
-    Napi::ArrayBuffer ab = ta.ArrayBuffer();
+    // napi_get_typedarray_info also reads views over a SharedArrayBuffer, which
+    // napi_get_arraybuffer_info (ta.ArrayBuffer().Data()) refuses; a detached view gives nullptr.
+    void* elements = nullptr;
+    if (napi_get_typedarray_info(env, ta, nullptr, nullptr, &elements, nullptr, nullptr) != napi_ok)
+      typeError(env, name + ".data: its memory cannot be read");
     t.mem.kind = Memory::Kind::Host;
-    t.mem.ptr = ab.Data() == nullptr ? nullptr : static_cast<uint8_t*>(ab.Data()) + ta.ByteOffset();
-    t.mem.bytes = ab.Data() == nullptr ? 0 : ta.ByteLength();
+    t.mem.ptr = static_cast<uint8_t*>(elements);
+    t.mem.bytes = elements == nullptr ? 0 : ta.ByteLength();
     keep.hold(ta);
   } else if (DeviceBuffer* d = DeviceBuffer::Unwrap(data)) {
     t.mem.kind = Memory::Kind::Device;
