@@ -124,14 +124,17 @@ describe('QmmError prints what it has', () => {
     expect(output, 'the ``` block after it').toBeDefined();
     const r = spawnSync(process.execPath, ['-e', script as string], { cwd: root, encoding: 'utf8', env: { ...process.env, QMM_BACKEND: 'cpu' } });
     expect(r.status).toBe(1);
-    // every line shown, except elided stack frames, appears in order in what Node printed
+    // the lines shown are what Node printed, in order; only stack frames (paths differ per
+    // install) may be elided, so the lines after the last frame follow it exactly
     const printed = r.stderr.split('\n');
-    let at = 0;
-    for (const line of (output as string).trimEnd().split('\n')) {
-      if (/^\s+(at |\.\.\.)/.test(line)) continue; // stack frames: paths differ per install
-      const found = printed.indexOf(line, at);
-      expect(found, `README line ${JSON.stringify(line)} in:\n${r.stderr}`).toBeGreaterThanOrEqual(0);
-      at = found + 1;
-    }
+    const shown = (output as string).trimEnd().split('\n');
+    const isFrame = (line: string) => /^\s+(at |\.\.\.)/.test(line);
+    const header = printed.indexOf(shown[0]);
+    expect(header, `${shown[0]} in:\n${r.stderr}`).toBeGreaterThanOrEqual(0);
+    const lastFrame = printed.findIndex((line, i) => i > header && isFrame(line) && !isFrame(printed[i + 1]));
+    const details = shown.slice(shown.findIndex((line, i) => i > 0 && !isFrame(line)));
+    expect(printed.slice(lastFrame + 1, lastFrame + 1 + details.length)).toEqual(details);
+    expect(printed[lastFrame]).toMatch(/ \{$/);
+    expect(shown[shown.length - details.length - 1]).toMatch(/ \{$/);
   });
 });
