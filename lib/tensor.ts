@@ -132,7 +132,10 @@ export class Tensor<D extends DType = DType> {
   /** @internal */
   readonly storage: Storage;
 
-  /** @internal use tensor(), zeros(), fromFloat32() or an op to make tensors. */
+  /** Tensors are made by tensor(), zeros(), fromFloat32() and the ops, not with `new`. */
+  constructor(init: never);
+  /** @internal */
+  constructor(init: TensorInit<D>);
   constructor(init: TensorInit<D>) {
     this.dtype = init.dtype;
     this.shape = Object.freeze([...init.shape]);
