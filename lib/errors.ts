@@ -54,12 +54,13 @@ export interface QmmErrorDetails {
  */
 export class QmmError extends Error {
   readonly code: QmmErrorCode;
-  readonly argument?: string;
-  readonly status?: number;
-  readonly call?: string;
-  readonly deviceMessage?: string;
-  readonly file?: string;
-  readonly tried?: string[];
+  // `declare`: no own property unless set, so an uncaught error prints no `status: undefined`
+  declare readonly argument?: string;
+  declare readonly status?: number;
+  declare readonly call?: string;
+  declare readonly deviceMessage?: string;
+  declare readonly file?: string;
+  declare readonly tried?: string[];
 
   constructor(code: QmmErrorCode, message: string, details: QmmErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });

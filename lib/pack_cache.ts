@@ -9,6 +9,7 @@
  * before the next matmul. On the CANN backend the cache is not used.
  */
 
+import { invalidArgType, invalidArgValue, outOfRange } from './arg_errors';
 import { describe as describeValue } from './errors';
 import { loadNative } from './native';
 import { Tensor } from './tensor';
@@ -60,18 +61,18 @@ export const packCache = {
 
   /** Drops the packings made from `weight`'s memory; returns how many were dropped. */
   release(weight: Tensor): number {
-    if (!(weight instanceof Tensor)) throw new TypeError(`weight must be a Tensor, got ${describeValue(weight)}`);
+    if (!(weight instanceof Tensor)) throw invalidArgType(`weight must be a Tensor, got ${describeValue(weight)}`);
     const host = weight.storage.host;
     return host ? hooks().packCache.release(host) : 0;
   },
 
   /** Sets the mode and/or the size limit; returns the new stats. */
   configure(options: { mode?: PackCacheMode; limitBytes?: number }): PackCacheStats {
-    if (options === null || typeof options !== 'object') throw new TypeError(`options must be an object, got ${describeValue(options)}`);
+    if (options === null || typeof options !== 'object') throw invalidArgType(`options must be an object, got ${describeValue(options)}`);
     const { mode, limitBytes } = options;
-    if (mode !== undefined && !MODES.includes(mode)) throw new TypeError(`options.mode must be 'off', 'nz' or 'all', got ${describeValue(mode)}`);
+    if (mode !== undefined && !MODES.includes(mode)) throw invalidArgValue(`options.mode must be 'off', 'nz' or 'all', got ${describeValue(mode)}`);
     if (limitBytes !== undefined && !(typeof limitBytes === 'number' && Number.isSafeInteger(limitBytes) && limitBytes >= 0)) {
-      throw new RangeError(`options.limitBytes must be a non-negative safe integer, got ${describeValue(limitBytes)}`);
+      throw outOfRange(`options.limitBytes must be a non-negative safe integer, got ${describeValue(limitBytes)}`);
     }
     const c = hooks().packCache;
     if (mode !== undefined) c.setMode(mode);

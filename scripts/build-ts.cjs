@@ -19,4 +19,7 @@ fs.writeFileSync(
   path.join(esmDir, 'index.mjs'),
   `import cjs from '../cjs/lib/index.js';\nexport const { ${names.join(', ')} } = cjs;\nexport default cjs;\n`,
 );
-fs.writeFileSync(path.join(esmDir, 'index.d.mts'), "export * from '../cjs/lib/index.js';\n");
+fs.writeFileSync(
+  path.join(esmDir, 'index.d.mts'),
+  "import * as cjs from '../cjs/lib/index.js';\nexport * from '../cjs/lib/index.js';\nexport default cjs;\n",
+);

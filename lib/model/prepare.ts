@@ -5,6 +5,7 @@
  * whole directory appears only when everything succeeded.
  */
 
+import { invalidArgType, invalidArgValue, outOfRange } from '../arg_errors';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { abortError, describe as describeValue } from '../errors';
@@ -63,25 +64,25 @@ const OPTION_KEYS = ['nz', 'outputDtype', 'fuse', 'overwrite', 'shardBytes', 'ch
 
 function resolveOptions(v: unknown): ResolvedOptions {
   if (v === undefined || v === null) v = {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`options must be an object, got ${describeValue(v)}`);
+  if (typeof v !== 'object' || Array.isArray(v)) throw invalidArgType(`options must be an object, got ${describeValue(v)}`);
   const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!OPTION_KEYS.includes(k)) throw new TypeError(`options.${k} is not a known option; expected one of ${OPTION_KEYS.join(', ')}`);
+  for (const k of Object.keys(o)) if (!OPTION_KEYS.includes(k)) throw invalidArgValue(`options.${k} is not a known option; expected one of ${OPTION_KEYS.join(', ')}`);
   const bool = (k: string, d: boolean): boolean => {
     if (o[k] === undefined) return d;
-    if (typeof o[k] !== 'boolean') throw new TypeError(`options.${k} must be a boolean, got ${describeValue(o[k])}`);
+    if (typeof o[k] !== 'boolean') throw invalidArgType(`options.${k} must be a boolean, got ${describeValue(o[k])}`);
     return o[k] as boolean;
   };
   const size = (k: string, d: number, min: number): number => {
     if (o[k] === undefined) return d;
-    if (typeof o[k] !== 'number' || !Number.isSafeInteger(o[k])) throw new TypeError(`options.${k} must be an integer number of bytes, got ${describeValue(o[k])}`);
-    if ((o[k] as number) < min) throw new RangeError(`options.${k} must be at least ${min}, got ${o[k]}`);
+    if (typeof o[k] !== 'number' || !Number.isSafeInteger(o[k])) throw invalidArgType(`options.${k} must be an integer number of bytes, got ${describeValue(o[k])}`);
+    if ((o[k] as number) < min) throw outOfRange(`options.${k} must be at least ${min}, got ${o[k]}`);
     return o[k] as number;
   };
   if (o.outputDtype !== undefined && o.outputDtype !== 'float16' && o.outputDtype !== 'bfloat16') {
-    throw new TypeError(`options.outputDtype must be 'float16' or 'bfloat16', got ${describeValue(o.outputDtype)}`);
+    throw invalidArgValue(`options.outputDtype must be 'float16' or 'bfloat16', got ${describeValue(o.outputDtype)}`);
   }
-  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError(`options.onProgress must be a function, got ${describeValue(o.onProgress)}`);
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError(`options.signal must be an AbortSignal, got ${describeValue(o.signal)}`);
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw invalidArgType(`options.onProgress must be a function, got ${describeValue(o.onProgress)}`);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidArgType(`options.signal must be an AbortSignal, got ${describeValue(o.signal)}`);
   return {
     nz: bool('nz', true),
     outputDtype: o.outputDtype as ModelOutputDtype | undefined,
@@ -174,8 +175,8 @@ async function writeShard(file: string, units: readonly Unit[], source: ModelSou
  * Inconsistent inputs throw ERR_QMM_FILE and leave no output directory.
  */
 export async function prepareModel(modelDir: string, outDir: string, options?: PrepareOptions): Promise<PreparedManifest> {
-  if (typeof modelDir !== 'string' || modelDir === '') throw new TypeError(`modelDir must be a directory path, got ${describeValue(modelDir)}`);
-  if (typeof outDir !== 'string' || outDir === '') throw new TypeError(`outDir must be a directory path, got ${describeValue(outDir)}`);
+  if (typeof modelDir !== 'string' || modelDir === '') throw invalidArgType(`modelDir must be a directory path, got ${describeValue(modelDir)}`);
+  if (typeof outDir !== 'string' || outDir === '') throw invalidArgType(`outDir must be a directory path, got ${describeValue(outDir)}`);
   const o = resolveOptions(options);
   const inDir = path.resolve(modelDir);
   const st = await fs.promises.stat(inDir).catch(() => undefined);

@@ -5,6 +5,7 @@
  * shards' sha256 for the manifest.
  */
 
+import { outOfRange } from '../arg_errors';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -121,7 +122,7 @@ export class ModelSource {
 
   /** Reads `dst.length` bytes of the tensor starting at byte `start` of its data. */
   async readInto(ref: TensorRef, dst: Uint8Array, start = 0): Promise<void> {
-    if (start + dst.length > ref.info.byteLength) throw new RangeError(`readInto: ${start} + ${dst.length} bytes exceed tensor ${ref.name} (${ref.info.byteLength} bytes)`);
+    if (start + dst.length > ref.info.byteLength) throw outOfRange(`readInto: ${start} + ${dst.length} bytes exceed tensor ${ref.name} (${ref.info.byteLength} bytes)`);
     const fh = await this.handle(ref.shard);
     let got = 0;
     while (got < dst.length) {
@@ -133,7 +134,7 @@ export class ModelSource {
 
   /** Streams a tensor's bytes in chunks of at most `chunk` bytes through `buf` (await each callback). */
   async stream(ref: TensorRef, buf: Uint8Array, each: (bytes: Uint8Array) => Promise<void>, signal?: AbortSignal): Promise<void> {
-    if (buf.length === 0) throw new RangeError('stream: empty buffer');
+    if (buf.length === 0) throw outOfRange('stream: empty buffer');
     for (let done = 0; done < ref.info.byteLength; ) {
       if (signal?.aborted) throw abortError('prepare was aborted', signal);
       const view = buf.subarray(0, Math.min(buf.length, ref.info.byteLength - done));

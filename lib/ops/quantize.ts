@@ -34,8 +34,8 @@ const dynamicQuant = defineOp({
 /**
  * Static activation quantization to int8 along the last dim (vllm-ascend's
  * W8A8 input path): `y = sat_int8(rne(f32(f32(x) * scale[c]) + offset[c]))`,
- * x float32/float16/bfloat16, `scale`/`offset` float32 or x's dtype with shape
- * (1,) or (x.shape[-1],). Runs off the event loop.
+ * x float32/float16/bfloat16, `scale`/`offset` of x's dtype (ERR_QMM_DTYPE
+ * otherwise) with shape (1,) or (x.shape[-1],). Runs off the event loop.
  */
 export const npuQuantize = quantize.async;
 

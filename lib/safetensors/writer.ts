@@ -6,6 +6,7 @@
  * place; on any error or abort the temp file is removed.
  */
 
+import { invalidArgType, invalidArgValue, outOfRange } from '../arg_errors';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -71,25 +72,25 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 const utf8 = new TextEncoder();
 
 function checkText(s: unknown, what: string): string {
-  if (typeof s !== 'string') throw new TypeError(`${what} must be a string, got ${typeof s}`);
-  if (LONE_SURROGATE.test(s)) throw new TypeError(`${what} contains a lone surrogate, which UTF-8 cannot encode`);
+  if (typeof s !== 'string') throw invalidArgType(`${what} must be a string, got ${typeof s}`);
+  if (LONE_SURROGATE.test(s)) throw invalidArgValue(`${what} contains a lone surrogate, which UTF-8 cannot encode`);
   return s;
 }
 
 function byteLengthOf(name: string, spec: SafetensorsTensorSpec, file: string): number {
   const arg = `tensors[${JSON.stringify(name)}]`;
-  if (typeof spec !== 'object' || spec === null) throw new TypeError(`${arg} must be an object`);
+  if (typeof spec !== 'object' || spec === null) throw invalidArgType(`${arg} must be an object`);
   if (!isSafetensorsDtype(spec.dtype)) {
-    if (typeof spec.dtype !== 'string') throw new TypeError(`${arg}.dtype must be a string`);
+    if (typeof spec.dtype !== 'string') throw invalidArgType(`${arg}.dtype must be a string`);
     throw new QmmError('ERR_QMM_DTYPE', `${arg}.dtype ${JSON.stringify(spec.dtype)} is not a safetensors dtype`, {
       argument: `${arg}.dtype`,
     });
   }
-  if (!Array.isArray(spec.shape)) throw new TypeError(`${arg}.shape must be an array`);
+  if (!Array.isArray(spec.shape)) throw invalidArgType(`${arg}.shape must be an array`);
   let numel = 1n;
   for (const d of spec.shape as readonly unknown[]) {
-    if (typeof d !== 'number') throw new TypeError(`${arg}.shape must hold numbers, got ${typeof d}`);
-    if (!Number.isSafeInteger(d) || d < 0) throw new RangeError(`${arg}.shape dimension ${d} is not a non-negative safe integer`);
+    if (typeof d !== 'number') throw invalidArgType(`${arg}.shape must hold numbers, got ${typeof d}`);
+    if (!Number.isSafeInteger(d) || d < 0) throw outOfRange(`${arg}.shape dimension ${d} is not a non-negative safe integer`);
     numel *= BigInt(d);
   }
   const bits = numel * BigInt(dtypeBits(spec.dtype));
@@ -100,7 +101,7 @@ function byteLengthOf(name: string, spec: SafetensorsTensorSpec, file: string): 
     });
   }
   const bytes = bits / 8n;
-  if (bytes > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError(`${arg} is too large (${bytes} bytes)`);
+  if (bytes > BigInt(Number.MAX_SAFE_INTEGER)) throw outOfRange(`${arg} is too large (${bytes} bytes)`);
   return Number(bytes);
 }
 
@@ -141,7 +142,7 @@ export function planSafetensors(
   const tensors: PlannedTensor[] = [];
   const parts: string[] = [];
   if (metadata !== undefined) {
-    if (typeof metadata !== 'object' || metadata === null) throw new TypeError('metadata must be an object of strings');
+    if (typeof metadata !== 'object' || metadata === null) throw invalidArgType('metadata must be an object of strings');
     const kv = Object.entries(metadata).map(
       ([k, v]) => `${JSON.stringify(checkText(k, 'metadata key'))}:${JSON.stringify(checkText(v, `metadata[${JSON.stringify(k)}]`))}`,
     );
@@ -150,7 +151,7 @@ export function planSafetensors(
   for (const t of sized) {
     const begin = offset;
     offset += t.byteLength;
-    if (!Number.isSafeInteger(offset)) throw new RangeError('total tensor data exceeds Number.MAX_SAFE_INTEGER bytes');
+    if (!Number.isSafeInteger(offset)) throw outOfRange('total tensor data exceeds Number.MAX_SAFE_INTEGER bytes');
     tensors.push(Object.freeze({ name: t.name, dtype: t.dtype, shape: t.shape, begin, byteLength: t.byteLength }));
     parts.push(`${JSON.stringify(t.name)}:{"dtype":"${t.dtype}","shape":[${t.shape.join(',')}],"data_offsets":[${begin},${offset}]}`);
   }
@@ -178,7 +179,7 @@ function leBytes(data: ArrayBufferView): Uint8Array {
 }
 
 function checkData(t: PlannedTensor, data: unknown): Uint8Array {
-  if (!ArrayBuffer.isView(data)) throw new TypeError(`tensors[${JSON.stringify(t.name)}].data must be a typed array or DataView`);
+  if (!ArrayBuffer.isView(data)) throw invalidArgType(`tensors[${JSON.stringify(t.name)}].data must be a typed array or DataView`);
   if (data.byteLength !== t.byteLength) {
     throw new QmmError(
       'ERR_QMM_SHAPE',
@@ -190,7 +191,7 @@ function checkData(t: PlannedTensor, data: unknown): Uint8Array {
 }
 
 function namedInputs(tensors: Readonly<Record<string, SafetensorsTensorInput>>): (NamedSafetensorsTensorSpec & { data: ArrayBufferView })[] {
-  if (typeof tensors !== 'object' || tensors === null) throw new TypeError('tensors must be an object');
+  if (typeof tensors !== 'object' || tensors === null) throw invalidArgType('tensors must be an object');
   return Object.entries(tensors).map(([name, t]) => ({ name, dtype: t?.dtype, shape: t?.shape, data: t?.data }));
 }
 
@@ -304,7 +305,7 @@ export class SafetensorsWriter {
     return this.enqueue(async (fd) => {
       const t = this.byName.get(name);
       if (t === undefined) throw new QmmError('ERR_QMM_FILE', `no declared tensor ${JSON.stringify(name)}`, { file: this.path, argument: name });
-      if (!ArrayBuffer.isView(data)) throw new TypeError(`data for ${JSON.stringify(name)} must be a typed array or DataView`);
+      if (!ArrayBuffer.isView(data)) throw invalidArgType(`data for ${JSON.stringify(name)} must be a typed array or DataView`);
       const done = this.written.get(name) ?? 0;
       if (done + data.byteLength > t.byteLength) {
         throw new QmmError(
