@@ -5,6 +5,7 @@
  * QMM_DEBUG=1 prints it. Choosing never kills the process.
  */
 
+import { invalidArgValue } from './arg_errors';
 import { describe, fromNativeError, QmmError } from './errors';
 import { loadNative, nativePath, type NativeBackend } from './native';
 
@@ -60,7 +61,7 @@ function open(name: BackendName): ActiveBackend {
 
 function parseRequest(v: unknown, argument: string): BackendRequest {
   if (v === 'auto' || v === 'cpu' || v === 'cann') return v;
-  throw new TypeError(`${argument} must be 'auto', 'cpu' or 'cann', got ${describe(v)}`);
+  throw invalidArgValue(`${argument} must be 'auto', 'cpu' or 'cann', got ${describe(v)}`);
 }
 
 function choose(requested: BackendRequest): void {

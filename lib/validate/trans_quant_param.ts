@@ -6,6 +6,7 @@
  */
 
 import type { Device } from '../device';
+import { invalidArgType, outOfRange } from '../arg_errors';
 import { describe } from '../errors';
 import { fmtShape, Tensor } from '../tensor';
 import { commonDevice, fail, requireND, requireOptions, requireTensor } from './common';
@@ -30,20 +31,20 @@ export interface TransQuantParamPlan {
  */
 function splitOffsetAndOptions(second: unknown, third: unknown): { offset?: Tensor; options: unknown } {
   if (second === undefined || second === null) return { options: third };
-  if (second instanceof Tensor) return { offset: second, options: third };
+  if (second instanceof Tensor) return { offset: requireTensor(second, 'offset'), options: third };
   const plainObject = typeof second === 'object' && !Array.isArray(second) && !ArrayBuffer.isView(second);
   if (plainObject && third === undefined) return { options: second };
   if (plainObject) {
-    throw new TypeError(`offset must be a Tensor, null or undefined when options are passed as the third argument, got ${describe(second)}`);
+    throw invalidArgType(`offset must be a Tensor, null or undefined when options are passed as the third argument, got ${describe(second)}`);
   }
-  throw new TypeError(`offset must be a Tensor, null or undefined (or pass the options { roundMode } as the second argument), got ${describe(second)}`);
+  throw invalidArgType(`offset must be a Tensor, null or undefined (or pass the options { roundMode } as the second argument), got ${describe(second)}`);
 }
 
 function parseRoundMode(optionsv: unknown): 0 | 1 {
   const opts = requireOptions(optionsv, 'options', ['roundMode'] as const);
   if (opts.roundMode === undefined) return 0;
-  if (typeof opts.roundMode !== 'number') throw new TypeError(`options.roundMode must be 0 or 1, got ${describe(opts.roundMode)}`);
-  if (opts.roundMode !== 0 && opts.roundMode !== 1) throw new RangeError(`options.roundMode: round_mode must be 0 or 1. but now is ${opts.roundMode}`);
+  if (typeof opts.roundMode !== 'number') throw invalidArgType(`options.roundMode must be 0 or 1, got ${describe(opts.roundMode)}`);
+  if (opts.roundMode !== 0 && opts.roundMode !== 1) throw outOfRange(`options.roundMode: round_mode must be 0 or 1. but now is ${opts.roundMode}`);
   return opts.roundMode;
 }
 
