@@ -32,6 +32,7 @@ Napi::Value OpenBackend(const Napi::CallbackInfo& info) {
   throw Napi::TypeError::New(env, "backend name must be 'cpu' or 'cann', got '" + name + "'");
 }
 
+#ifdef QMM_TEST_HOOKS  // the `cannMock` export: controls of the mock CANN runtime, tests only
 Napi::Value MockStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   MockCannStats s{};
@@ -65,6 +66,7 @@ Napi::Value MockClearFaults(const Napi::CallbackInfo& info) {
 Napi::Value MockLastViolation(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), cannMockLastViolation());
 }
+#endif  // QMM_TEST_HOOKS
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new InstanceData();
@@ -79,12 +81,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openBackend", Napi::Function::New(env, OpenBackend));
   exports.Set("CancelToken", cancel);
   exports.Set("DeviceBuffer", deviceBuffer);
+#ifdef QMM_TEST_HOOKS
   Napi::Object mock = Napi::Object::New(env);
   mock.Set("stats", Napi::Function::New(env, MockStats));
   mock.Set("setFault", Napi::Function::New(env, MockSetFault));
   mock.Set("clearFaults", Napi::Function::New(env, MockClearFaults));
   mock.Set("lastViolation", Napi::Function::New(env, MockLastViolation));
   exports.Set("cannMock", mock);
+#endif
   exports.Set("emulator", makeEmulatorHooks(env));
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;
