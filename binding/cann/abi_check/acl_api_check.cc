@@ -1,4 +1,4 @@
-// Compile-only check, built by cmake/FindCANN.cmake when CANN headers exist:
+// Compile-only check, built by cmake/CannHeaderCheck.cmake when CANN headers exist:
 // the signatures and enum values of binding/cann/acl_api.h must match the
 // real headers. Each X-list is expanded again here against the headers' own
 // types and compared with decltype(&realFunction).
