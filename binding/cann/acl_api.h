@@ -59,7 +59,7 @@ constexpr aclError ACL_ERROR_REPEAT_INITIALIZE = 100002;
    const aclTensor* yOffset, const aclTensor* bias, bool transposeX1, bool transposeX2,            \
    int64_t groupSize, aclTensor* out, uint64_t* workspaceSize, aclOpExecutor** executor)
 
-// Operators, grouped by the header that declares them (the header check checks a
+// Operators, grouped by the header that declares them (the header check covers a
 // group only when its header exists).
 #define QMM_ACLNN_QMM_V3_FUNCS(X)                                                                  \
   X(aclnnQuantMatmulV3GetWorkspaceSize, aclnnStatus,                                               \
