@@ -19,6 +19,12 @@ const distEntry = path.join(root, 'dist', 'cjs', 'lib', 'index.js');
 const mtime = (f: string) => (fs.existsSync(f) ? fs.statSync(f).mtimeMs : undefined);
 
 describe('npm package', () => {
+  it('npm reads the project configuration without warnings (no unknown .npmrc keys)', () => {
+    const r = spawnSync(npm.file, [...npm.args, 'config', 'get', 'registry'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/npm warn/i);
+  });
+
   it('installs from the tarball without a compiler and runs from require and import', () => {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), 'qmm-pack-'));
     try {
