@@ -66,7 +66,7 @@ Napi::Value OpenBackend(const Napi::CallbackInfo& info) {
   });
 }
 
-// Test hooks: the counters and fault injection of the mock CANN runtime.
+#ifdef QMM_TEST_HOOKS  // the `cannMock` export: controls of the mock CANN runtime, tests only
 Napi::Value MockStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   MockCannStats s{};
@@ -109,6 +109,7 @@ Napi::Object makeCannMockHooks(Napi::Env env) {
   mock.Set("lastViolation", Napi::Function::New(env, MockLastViolation));
   return mock;
 }
+#endif  // QMM_TEST_HOOKS
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new InstanceData();
@@ -130,7 +131,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("CancelToken", cancel);
   exports.Set("DeviceBuffer", deviceBuffer);
   exports.Set("emulator", makeEmulatorHooks(env));
+#ifdef QMM_TEST_HOOKS
   exports.Set("cannMock", makeCannMockHooks(env));
+#endif
   return exports;
 }
 

@@ -80,6 +80,7 @@ Napi::Object makeEmulatorHooks(Napi::Env env) {
     return Napi::Boolean::New(info.Env(), emu::kernelSelect(stringArg(info, 0, "kernel")));
   }));
   o.Set("packCache", makePackCache(env));
+#ifdef QMM_TEST_HOOKS  // bench probes, in the test build only
   o.Set("probeKernelPeakGops", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), emu::probeKernelPeakGops(numberArg(info, 0, "seconds", 0.01, 10)));
   }));
@@ -88,6 +89,7 @@ Napi::Object makeEmulatorHooks(Napi::Env env) {
     const double repeats = numberArg(info, 1, "repeats", 1, 100);
     return Napi::Number::New(info.Env(), emu::probeDramReadGBps(static_cast<size_t>(bytes), static_cast<int>(repeats)));
   }));
+#endif
   return o;
 }
 

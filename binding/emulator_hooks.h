@@ -1,5 +1,6 @@
 // The `emulator` object of the addon: the CPU kernel in use and the weight
-// packing cache (binding/emulator/pack_cache_api.h), plus the bench probes.
+// packing cache (binding/emulator/pack_cache_api.h), plus the bench probes in
+// a build with the test option (QMM_TEST_HOOKS).
 #pragma once
 
 #include <napi.h>

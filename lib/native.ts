@@ -100,8 +100,9 @@ export interface NativeEmulatorHooks {
     setLimit(bytes: number): void;
     limit(): number;
   };
-  probeKernelPeakGops(seconds: number): number;
-  probeDramReadGBps(bytes: number, repeats: number): number;
+  /** Bench probes: only in a build with the test option (QMM_BUILD_TESTS). */
+  probeKernelPeakGops?(seconds: number): number;
+  probeDramReadGBps?(bytes: number, repeats: number): number;
 }
 
 export interface NativeAddon {
@@ -114,7 +115,8 @@ export interface NativeAddon {
   CancelToken: abstract new () => NativeCancelToken;
   DeviceBuffer: abstract new () => NativeDeviceBuffer;
   emulator: NativeEmulatorHooks;
-  cannMock: {
+  /** Controls of the mock CANN runtime: only in a build with the test option (QMM_BUILD_TESTS). */
+  cannMock?: {
     stats(): MockCannStats | null;
     setFault(name: string, nth: number): boolean;
     clearFaults(): boolean;

@@ -1,29 +1,22 @@
 /**
  * The CANN backend over the strict mock runtime (test/mock-cann). The backend
  * choice and aclInit are per process, so every scenario runs in a child
- * process (test/fixtures/cann-child.cjs) with its own ASCEND_HOME_PATH and
+ * process (test/children/cann-child.cjs) with its own ASCEND_HOME_PATH and
  * compares its results, bit for bit, with the cpu backend in that same child.
- * Harness (lib compilation, children, paths): test/cann-harness.ts.
+ * Harness (children, paths): test/cann-harness.ts.
  */
 
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadNative } from '../lib/native';
-import { binding, compileLib, expectNoLeaks, haveMock, mockRoot, root, runChild as runScript, variant, type Json } from './cann-harness';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { binding, expectNoLeaks, haveMock, mockHooks, mockRoot, runChild as runScript, variant, type Json } from './cann-harness';
+import { childScript } from './support/paths';
 
-const childScript = path.join(root, 'test', 'fixtures', 'cann-child.cjs');
 const defaultRootsAbsent = !fs.existsSync('/usr/local/Ascend/ascend-toolkit/latest') && !fs.existsSync('/usr/local/Ascend/cann');
 
-let lib: ReturnType<typeof compileLib> | undefined;
-const runChild = (scenario: string, env: Record<string, string>): Json => runScript(childScript, lib?.libDir ?? '', scenario, env);
-
-beforeAll(() => {
-  lib = compileLib();
-});
-afterAll(() => lib?.remove());
+const runChild = (scenario: string, env: Record<string, string>): Json => runScript(childScript('cann-child.cjs'), scenario, env);
 
 describe('CANN is never linked', () => {
   it('the core .node has no NEEDED entry for a CANN library', () => {
@@ -34,7 +27,7 @@ describe('CANN is never linked', () => {
   });
 
   it('the mock hooks answer null/false while CANN is not loaded', () => {
-    const mock = loadNative().cannMock;
+    const mock = mockHooks();
     expect(mock.stats()).toBeNull();
     expect(mock.setFault('aclrtMalloc', 1)).toBe(false);
     expect(mock.clearFaults()).toBe(false);

@@ -1,4 +1,4 @@
-/** The `qmm` command line as a user runs it (needs the compiled dist/: `npm test` builds it). */
+/** The `qmm` command line as a user runs it (the compiled dist/, which npm test and vitest build). */
 
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -19,7 +19,7 @@ function run(args: string[], script = qmm): { status: number | null; stdout: str
 }
 
 beforeAll(() => {
-  if (!fs.existsSync(qmm)) throw new Error(`${qmm} is missing: run \`node scripts/build-ts.cjs\` first (npm test builds it)`);
+  if (!fs.existsSync(qmm)) throw new Error(`${qmm} is missing: run \`npm run build\` first (npm test and vitest build it)`);
 });
 
 describe('qmm', () => {
@@ -148,7 +148,7 @@ describe('qmm prepare', () => {
   });
 
   it('the README workflow example runs on a generated model', () => {
-    const r = run([], path.join(root, 'dist', 'cjs', 'scripts', 'examples', 'quant-linear.js'));
+    const r = run([], path.join(root, 'scripts', 'dev', 'quant-linear-example.cjs'));
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/model\.layers\.0\.mlp\.up_proj: W8A8_DYNAMIC, weight FRACTAL_NZ, x \[4,512\] bfloat16 -> y \[4,256\] bfloat16/);
   });

@@ -14,9 +14,9 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { refQuantMatmul, refTransQuantParam, type RefQuantMatmulInput } from './reference';
+import { distLib } from './support/paths';
 
 const root = path.resolve(__dirname, '..');
-const libDir = process.env.QMM_TEST_LIB_DIR ?? path.join(root, 'dist', 'cjs', 'lib');
 
 /** Deterministic case list, shared verbatim by the parent and the children. */
 const GEN = String.raw`
@@ -143,7 +143,7 @@ function runChild(kernel: string, extraEnv: NodeJS.ProcessEnv = {}) {
     encoding: 'utf8',
     timeout: 600_000,
     maxBuffer: 256 << 20,
-    env: { ...process.env, QMM_BACKEND: 'cpu', QMM_KERNEL: kernel, QMM_TEST_LIB: libDir, ...extraEnv },
+    env: { ...process.env, QMM_BACKEND: 'cpu', QMM_KERNEL: kernel, QMM_TEST_LIB: distLib, ...extraEnv },
   });
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout.trim().split('\n').pop() as string) as { detail: string; results: Array<{ id: number; out: string; again: boolean }> };

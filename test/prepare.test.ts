@@ -580,7 +580,7 @@ describe('prepareModel as a process', () => {
   let big: string;
   let largest = 0;
   beforeAll(async () => {
-    if (!fs.existsSync(qmmJs)) throw new Error(`${qmmJs} is missing: run \`node scripts/build-ts.cjs\` (npm test builds it)`);
+    if (!fs.existsSync(qmmJs)) throw new Error(`${qmmJs} is missing: run \`npm run build\` (npm test and vitest build it)`);
     big = fresh('big');
     // 4 × (8192 × 8192) int8 layers (64 MiB each) and a 32 MiB float tensor: ~290 MiB
     largest = (await writeSyntheticModel(big, { layers: 4, n: 8192, k: 8192, floatBytes: 32 << 20 })).largestTensorBytes;

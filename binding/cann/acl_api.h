@@ -3,7 +3,7 @@
 // is reached through a pointer resolved with dlsym (loader.h).
 //
 // The signatures live in X-lists so that binding/cann/abi_check (built by
-// cmake/FindCANN.cmake when CANN headers exist) can expand the same lists
+// cmake/CannHeaderCheck.cmake when CANN headers exist) can expand the same lists
 // against the real headers and static_assert that they agree.
 #pragma once
 
@@ -66,7 +66,7 @@ constexpr aclError ACL_ERROR_REPEAT_INITIALIZE = 100002;
    const aclTensor* yOffset, const aclTensor* bias, bool transposeX1, bool transposeX2,            \
    int64_t groupSize, aclTensor* out, uint64_t* workspaceSize, aclOpExecutor** executor)
 
-// Operators, grouped by the header that declares them (FindCANN checks a
+// Operators, grouped by the header that declares them (the header check covers a
 // group only when its header exists).
 #define QMM_ACLNN_QMM_V3_FUNCS(X)                                                                  \
   X(aclnnQuantMatmulV3GetWorkspaceSize, aclnnStatus,                                               \

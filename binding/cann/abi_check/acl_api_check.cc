@@ -1,4 +1,4 @@
-// Compile-only check, built by cmake/FindCANN.cmake when CANN headers exist:
+// Compile-only check, built by cmake/CannHeaderCheck.cmake when CANN headers exist:
 // the signatures, typedefs, constants and enum values of binding/cann/acl_api.h,
 // and the dtype/format codes of binding/tensor.h, must match the real headers.
 // Each X-list is expanded again here against the headers' own types and

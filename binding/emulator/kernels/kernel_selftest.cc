@@ -1,7 +1,8 @@
 // Standalone self-test of the ISA kernels (no Node, no N-API): every kernel
 // this CPU can run is compared bit for bit with the portable one on random
-// shapes, packers, edge values and epilogues. Built by scripts/cross-arm64.sh
-// (aarch64 under qemu) and scripts/kernel-selftest.sh (the host).
+// shapes, packers, edge values and epilogues. A CTest test of the build with
+// QMM_BUILD_TESTS (the host: ctest --test-dir build; aarch64 under qemu:
+// scripts/dev/arm64-selftest.cjs).
 //
 //   kernel_selftest [--iters N] [--exhaustive] [--seed S]
 //

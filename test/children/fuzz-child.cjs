@@ -5,8 +5,8 @@
 // Usage: node fuzz-child.cjs <numRuns> <seed>
 'use strict';
 const fc = require('fast-check');
-const path = require('node:path');
-const qmm = require(path.resolve(__dirname, '../../dist/cjs/lib/index.js'));
+const build = require('./dist.cjs');
+const qmm = build.lib('index');
 const { Tensor } = qmm;
 
 const numRuns = Number(process.argv[2] || 1000);
@@ -86,7 +86,7 @@ const optionsArb = fc.oneof(
 );
 
 // Raw descriptors straight into the native backend: the C++ checks must hold on their own.
-const { loadNative } = require(path.resolve(__dirname, '../../dist/cjs/lib/native.js'));
+const { loadNative } = build.lib('native');
 const backend = loadNative().openBackend('cpu');
 const descArb = fc.record({
   data: fc.oneof(

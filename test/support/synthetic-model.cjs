@@ -1,31 +1,14 @@
-/**
- * Writes a large synthetic msModelSlim-style W8A8_DYNAMIC model (random int8
- * weights, one big float tensor), streamed with SafetensorsWriter so any size
- * can be generated in constant memory. For the prepare memory and interruption
- * tests and scripts/measure-prepare-rss.ts.
- */
+// Writes a large synthetic msModelSlim-style W8A8_DYNAMIC model (random int8
+// weights, one big float tensor), streamed with the built library's
+// SafetensorsWriter so any size can be generated in constant memory. For the
+// prepare memory and interruption tests, test/support/measure-prepare-rss.cjs
+// and the README workflow example (scripts/dev/quant-linear-example.cjs).
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const { SafetensorsWriter } = require('../children/dist.cjs').lib('index');
 
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { SafetensorsWriter, type SafetensorsDtype } from '../lib/index';
-
-export interface SyntheticModelOptions {
-  /** Number of (n, k) W8A8_DYNAMIC layers. */
-  layers: number;
-  n: number;
-  k: number;
-  /** Bytes of the one float tensor ("model.embed_tokens.weight"), rounded down to whole rows of k. */
-  floatBytes: number;
-  dtype?: 'float16' | 'bfloat16';
-}
-
-export interface SyntheticModelInfo {
-  /** Bytes of the largest single tensor. */
-  largestTensorBytes: number;
-  totalBytes: number;
-}
-
-function xorshift(seed: number): () => number {
+function xorshift(seed) {
   let s = seed >>> 0 || 1;
   return () => {
     s ^= s << 13;
@@ -35,11 +18,18 @@ function xorshift(seed: number): () => number {
   };
 }
 
-export async function writeSyntheticModel(dir: string, opts: SyntheticModelOptions): Promise<SyntheticModelInfo> {
+/**
+ * @param {string} dir
+ * @param {{ layers: number, n: number, k: number, floatBytes: number, dtype?: 'float16' | 'bfloat16' }} opts
+ *   layers (n, k) W8A8_DYNAMIC layers; floatBytes: size of the one float tensor
+ *   ("model.embed_tokens.weight"), rounded down to whole rows of k.
+ * @returns {Promise<{ largestTensorBytes: number, totalBytes: number }>}
+ */
+async function writeSyntheticModel(dir, opts) {
   fs.mkdirSync(dir, { recursive: true });
   const dtype = opts.dtype ?? 'bfloat16';
-  const desc: Record<string, string> = { model_quant_type: 'W8A8_DYNAMIC' };
-  const specs: Array<{ name: string; dtype: SafetensorsDtype; shape: number[] }> = [];
+  const desc = { model_quant_type: 'W8A8_DYNAMIC' };
+  const specs = [];
   const floatRows = Math.max(1, Math.floor(opts.floatBytes / 2 / opts.k));
   specs.push({ name: 'model.embed_tokens.weight', dtype: dtype === 'float16' ? 'F16' : 'BF16', shape: [floatRows, opts.k] });
   desc['model.embed_tokens.weight'] = 'FLOAT';
@@ -79,3 +69,5 @@ export async function writeSyntheticModel(dir: string, opts: SyntheticModelOptio
   const weightBytes = opts.n * opts.k;
   return { largestTensorBytes: Math.max(weightBytes, floatRows * opts.k * 2), totalBytes: fs.statSync(path.join(dir, 'quant_model_weights.safetensors')).size };
 }
+
+module.exports = { writeSyntheticModel };

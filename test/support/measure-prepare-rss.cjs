@@ -1,31 +1,24 @@
-/**
- * Measures prepare's peak memory on a large synthetic model:
- *   node dist/cjs/scripts/measure-prepare-rss.js [--gb 4] [--layer-dim 16384] [--float-mib 512] [--dir DIR] [--keep] [--nz|--no-nz]
- * Generates (or reuses) an msModelSlim-style W8A8_DYNAMIC model of about
- * --gb GiB in DIR, runs prepareModel in a child process and prints its peak
- * RSS (process.resourceUsage().maxRSS) against the budget
- * 2 × largest tensor + 256 MiB, as one JSON line. Exit code 1 when over budget.
- */
-
-import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { Command } from 'commander';
-import { writeSyntheticModel } from './synthetic-model';
-
-interface Opts {
-  gb: string;
-  layerDim: string;
-  floatMib: string;
-  dir?: string;
-  keep?: boolean;
-  nz?: boolean;
-}
+#!/usr/bin/env node
+// Measures prepare's peak memory on a large synthetic model (the README's
+// "peak RSS" figure):
+//   node test/support/measure-prepare-rss.cjs [--gb 4] [--layer-dim 16384] [--float-mib 512] [--dir DIR] [--keep] [--nz|--no-nz]
+// Generates (or reuses) an msModelSlim-style W8A8_DYNAMIC model of about
+// --gb GiB in DIR, runs prepareModel of the built library (dist/) in a child
+// process and prints its peak RSS (process.resourceUsage().maxRSS) against the
+// budget 2 × largest tensor + 256 MiB, as one JSON line. Exit code 1 when over
+// budget.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { Command } = require('commander');
+const { dist } = require('../children/dist.cjs');
+const { writeSyntheticModel } = require('./synthetic-model.cjs');
 
 const MiB = 2 ** 20;
 
-async function main(): Promise<void> {
+async function main() {
   const program = new Command()
     .name('measure-prepare-rss')
     .option('--gb <n>', 'model size in GiB', '4')
@@ -35,7 +28,7 @@ async function main(): Promise<void> {
     .option('--keep', 'keep the model and the prepared output')
     .option('--no-nz', 'prepare without the FRACTAL_NZ copies')
     .parse(process.argv);
-  const o = program.opts<Opts>();
+  const o = program.opts();
   const dim = Number(o.layerDim);
   const floatBytes = Number(o.floatMib) * MiB;
   const layers = Math.max(1, Math.round((Number(o.gb) * 1024 * MiB - floatBytes) / (dim * dim)));
@@ -48,13 +41,13 @@ async function main(): Promise<void> {
     await writeSyntheticModel(modelDir, { layers, n: dim, k: dim, floatBytes });
   }
   fs.rmSync(outDir, { recursive: true, force: true });
-  const lib = path.join(__dirname, '..', 'lib', 'index.js');
+  const lib = path.join(dist, 'lib', 'index.js');
   const child =
     `const t = Date.now(); require(${JSON.stringify(lib)}).prepareModel(process.argv[1], process.argv[2], { nz: ${o.nz !== false} })` +
     `.then(() => console.log(JSON.stringify({ maxRSS: process.resourceUsage().maxRSS, ms: Date.now() - t })))`;
   const r = spawnSync(process.execPath, ['-e', child, modelDir, outDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status !== 0) throw new Error(`prepare failed with status ${r.status}`);
-  const res = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { maxRSS: number; ms: number };
+  const res = JSON.parse(r.stdout.trim().split('\n').pop());
   const modelBytes = fs.readdirSync(modelDir).filter((f) => f.endsWith('.safetensors')).reduce((a, f) => a + fs.statSync(path.join(modelDir, f)).size, 0);
   const budget = 2 * largest + 256 * MiB;
   const peak = res.maxRSS * 1024;

@@ -4,7 +4,7 @@
 # nodejs:arm64 and its libraries, unpacked into build/arm64-root) that runs
 # under qemu-aarch64. Idempotent; prints the root on success.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 root="$PWD/build/arm64-root"
 
 pkgs=()

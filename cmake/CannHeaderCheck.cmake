@@ -1,9 +1,9 @@
-# Optional build-time check of binding/cann/acl_api.h (DESIGN decision 1).
-# When CANN headers are installed, compile binding/cann/abi_check/acl_api_check.cc,
-# which static_asserts that our declarations match the real ones. Nothing is
-# linked: the addon still finds CANN at run time with dlopen. Without CANN
-# headers this file does nothing. -DQMM_CANN_ROOT=<dir> (with include/acl/acl.h)
-# is searched first.
+# Build-time signature check of binding/cann/acl_api.h, our own declarations of
+# the CANN C API. When CANN headers are installed, compile
+# binding/cann/abi_check/acl_api_check.cc, which static_asserts that our
+# declarations match the real ones. Nothing is linked: the addon still finds
+# CANN at run time with dlopen. Without CANN headers this file does nothing.
+# -DQMM_CANN_ROOT=<dir> (with include/acl/acl.h) is searched first.
 set(_qmm_cann_roots "$ENV{ASCEND_HOME_PATH}" "$ENV{ASCEND_TOOLKIT_HOME}"
     /usr/local/Ascend/ascend-toolkit/latest /usr/local/Ascend/cann)
 if(DEFINED QMM_CANN_ROOT)

@@ -1,21 +1,22 @@
-/**
- * The README workflow, runnable: prepare an msModelSlim export, load one
- * quantized linear layer, run it.
- *
- *   node dist/cjs/scripts/examples/quant-linear.js [model-dir] [layer-name]
- *
- * Without a model directory it generates a small synthetic W8A8_DYNAMIC model
- * in a temp directory first.
- */
+#!/usr/bin/env node
+// The README workflow, runnable in a clone (after `npm run build`): prepare an
+// msModelSlim export, load one quantized linear layer, run it.
+//
+//   node scripts/dev/quant-linear-example.cjs [model-dir] [layer-name]
+//
+// Without a model directory it generates a small synthetic W8A8_DYNAMIC model
+// in a temp directory first.
+'use strict';
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { dist, lib } = require('../../test/children/dist.cjs');
+const { writeSyntheticModel } = require('../../test/support/synthetic-model.cjs');
 
-import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { fromFloat32, QuantLinear, readManifest } from '../../lib/index';
-import { writeSyntheticModel } from '../synthetic-model';
+const { fromFloat32, QuantLinear, readManifest } = lib('index');
 
-async function main(): Promise<void> {
+async function main() {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'qmm-example-'));
   try {
     let modelDir = process.argv[2];
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
     const out = path.join(tmp, 'prepared');
 
     // 1. prepare (once, offline): `qmm prepare <model-dir> --out <dir>`
-    execFileSync(process.execPath, [path.join(__dirname, '..', 'qmm.js'), 'prepare', modelDir, '--out', out], { stdio: 'inherit' });
+    execFileSync(process.execPath, [path.join(dist, 'scripts', 'qmm.js'), 'prepare', modelDir, '--out', out], { stdio: 'inherit' });
 
     // 2. load a layer: weights as they go to the device, built once
     const name = process.argv[3] ?? (await readManifest(out)).layers[0].name;
@@ -37,7 +38,6 @@ async function main(): Promise<void> {
     const m = 4;
     const x = fromFloat32(Array.from({ length: m * layer.inFeatures }, (_, i) => Math.sin(i) * 2), [m, layer.inFeatures], layer.outputDtype);
     const y = await layer.forward(x);
-
     const v = y.toFloat32Array();
     const sum = v.reduce((a, b) => a + b, 0);
     console.log(`${name}: ${layer.quantType}, weight ${layer.weightFormat}, x ${JSON.stringify(x.shape)} ${x.dtype} -> y ${JSON.stringify(y.shape)} ${y.dtype}`);
