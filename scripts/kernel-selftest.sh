@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs the kernel self-test on this machine: every kernel the CPU
-# supports (vnni512, avx2 / neon) against the portable one, bit for bit.
+# supports (amx_int8, vnni512, avx2 / i8mm, neon) against the portable one, bit
+# for bit, and the AMX kernel's logic on the software tile model on any CPU
+# (the log says "amx: skipped (...)" when the real one could not run).
 #   scripts/kernel-selftest.sh [--iters N] [--exhaustive]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"

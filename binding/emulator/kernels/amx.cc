@@ -1,6 +1,7 @@
 // AMX kernel (TDPBSSD: signed int8 x signed int8 -> int32, wrapping like the
-// device). Compiled with -mamx-tile -mamx-int8; only reached when cpuid, XCR0
-// and the OS (the XTILEDATA permission of dispatch.cc) allow tiles.
+// device, docs/semantics.md §8). Compiled with -mamx-tile -mamx-int8; only
+// reached when cpuid, XCR0 and the OS (the XTILEDATA permission of
+// dispatch.cc) allow tiles.
 //
 // Tiles (palette 1) for a block of 32 rows x 2 panels (32 columns):
 //   tmm0 tmm1   int32 accumulators, rows 0-15, panel p / p+1

@@ -5,11 +5,12 @@
 //
 // SMMLA multiplies a 2x8 matrix of signed bytes (two rows of A, 8 k) by an
 // 8x2 one (two columns of B, 8 k each) and adds the 2x2 int32 result to an
-// accumulator, wrapping: exact with bXor 0 and no correction. The packed
-// panels of kernel.h hold 4 k per column per group; zipping the 32-bit lanes
-// of two consecutive groups gives [col c: 8 k, col c+1: 8 k], the B operand,
-// so the panels need no layout of their own. An accumulator holds
-// [r0c0, r0c1, r1c0, r1c1] for a row pair and a column pair.
+// accumulator, wrapping (docs/semantics.md §8): exact with bXor 0 and no
+// correction. The packed panels of kernel.h hold 4 k per column per group;
+// zipping the 32-bit lanes of two consecutive groups gives [col c: 8 k,
+// col c+1: 8 k], the B operand, so the panels need no layout of their own.
+// An accumulator holds [r0c0, r0c1, r1c0, r1c1] for a row pair and a column
+// pair.
 #include <arm_neon.h>
 
 #include "kernel.h"
