@@ -213,6 +213,17 @@ void testGemmEdges(const Kernel& k, bool int4) {
         bad += ok ? 0 : 1;
         check(ok, describe(k, int4 ? "gemm4 edge" : "gemm edge", s));
       }
+  for (int64_t panels : {17, 18}) {  // past 16 panels and 1024 k: several blocks of AMX's int4 unpacking
+    GemmShape s;
+    s.rows = panels == 17 ? 3 : 33;
+    s.kc = 1040;
+    s.panels = panels;
+    s.accumulate = panels == 18;
+    ++total;
+    const bool ok = gemmCase(k, s, int4);
+    bad += ok ? 0 : 1;
+    check(ok, describe(k, int4 ? "gemm4 edge" : "gemm edge", s));
+  }
   std::printf("  %s %s: %d edge shapes, %d wrong\n", k.name, int4 ? "gemm4" : "gemm", total, bad);
 }
 
