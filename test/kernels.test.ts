@@ -1,7 +1,8 @@
 /**
- * The GEMM kernels (QMM_KERNEL=scalar|avx2|vnni512|neon) must agree bit for
- * bit: a matrix of edge shapes and layouts runs in one child process per
- * kernel the CPU has, and every output is compared with the scalar kernel's
+ * The GEMM kernels (QMM_KERNEL=scalar|avx2|vnni512|amx|neon|i8mm) must agree
+ * bit for bit: a matrix of edge shapes and layouts runs in one child process
+ * per kernel the CPU has (the others are skipped: AMX needs amx_int8, i8mm an
+ * arm64 CPU with SMMLA), and every output is compared with the scalar kernel's
  * and, where small enough, with the pure-TypeScript reference. Edge cases:
  * k not a multiple of 4/16/32/64, n not a multiple of 16, m = 1..17, values at
  * the int8 limits, int4 in both packings, FRACTAL_NZ both ways, x1
@@ -151,6 +152,21 @@ function runChild(kernel: string, extraEnv: NodeJS.ProcessEnv = {}) {
 
 const cases = new Function(`${GEN}; return makeCases();`)() as Case[];
 
+/** backendInfo().detail with QMM_KERNEL=kernel: says "not available" when this CPU or build lacks it. */
+function kernelDetail(kernel: string): string {
+  const r = spawnSync(process.execPath, ['-e', `console.log(require(process.env.QMM_TEST_LIB + '/index.js').backendInfo().detail)`], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, QMM_BACKEND: 'cpu', QMM_KERNEL: kernel, QMM_TEST_LIB: libDir },
+  });
+  expect(r.status, r.stderr).toBe(0);
+  return r.stdout.trim();
+}
+
+/** The kernel name backendInfo reports for a QMM_KERNEL value. */
+const reportedName: Record<string, string> = { amx: 'amx_int8' };
+
 function refOutput(c: Case): number[] {
   const inp: RefQuantMatmulInput = {
     x1: { shape: [c.m, c.k], values: c.a },
@@ -192,15 +208,17 @@ describe('GEMM kernels agree bit for bit', () => {
     }
   });
 
-  for (const kernel of ['vnni512', 'avx2', 'neon']) {
+  for (const kernel of ['amx', 'vnni512', 'avx2', 'i8mm', 'neon']) {
+    let available: boolean | undefined;
     for (const cacheMode of ['nz', 'all', 'off']) {
       it(`QMM_KERNEL=${kernel} QMM_PACK_CACHE=${cacheMode} equals the scalar kernel`, (ctx) => {
-        const r = runChild(kernel, { QMM_PACK_CACHE: cacheMode });
-        if (r.detail.includes('not available')) {
+        available ??= !kernelDetail(kernel).includes('not available');
+        if (!available) {
           ctx.skip();
           return;
         }
-        expect(r.detail).toContain(`kernel=${kernel}`);
+        const r = runChild(kernel, { QMM_PACK_CACHE: cacheMode });
+        expect(r.detail).toContain(`kernel=${reportedName[kernel] ?? kernel}`);
         for (const c of cases) {
           const res = r.results[c.id];
           expect(res.again, `case ${c.id}: the second (cached) call differs from the first`).toBe(true);

@@ -40,7 +40,7 @@ std::string packCacheMode();
 void packCacheSetLimit(size_t bytes);
 size_t packCacheLimit();
 
-// Kernel in use ("vnni512", "avx2", "neon", "scalar"), the note explaining a
+// Kernel in use ("amx_int8", "vnni512", "avx2", "i8mm", "neon", "scalar"), the note explaining a
 // QMM_KERNEL fallback ("" if none), and a switch (false when unavailable;
 // clears nothing: cache entries are per kernel).
 std::string kernelName();

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The kernel self-test for linux-arm64 (NEON kernels against the portable
-// one, bit for bit): cross-built with Debian's crossbuild-essential-arm64
+// The kernel self-test for linux-arm64 (the NEON sdot and i8mm kernels against
+// the portable one, bit for bit): cross-built with Debian's crossbuild-essential-arm64
 // through cmake/toolchain-aarch64.cmake into build/cross-arm64 (the test
 // option on, only the kernel_selftest target), run under qemu-aarch64.
 // `npm run test:release` runs it through CTest; by hand, with self-test
@@ -42,7 +42,12 @@ if (require.main === module) {
     console.error(`arm64-selftest: ${e.message}`);
     process.exit(2);
   }
-  // qemu-aarch64's default CPU (max) has the dot-product extension; the test skips kernels the CPU lacks
-  const r = spawnSync('qemu-aarch64', ['-L', '/usr/aarch64-linux-gnu', binary, ...process.argv.slice(2)], { stdio: 'inherit' });
-  process.exit(r.status ?? 1);
+  // qemu's "max" CPU has SDOT and SMMLA (dispatch must pick i8mm); a Cortex-A76 has SDOT only (neon)
+  let status = 0;
+  for (const [cpu, kernel] of [['max', 'i8mm'], ['cortex-a76', 'neon']]) {
+    console.log(`== qemu-aarch64 -cpu ${cpu} (expect dispatch: ${kernel})`);
+    const r = spawnSync('qemu-aarch64', ['-cpu', cpu, '-L', '/usr/aarch64-linux-gnu', binary, ...process.argv.slice(2), '--expect-active', kernel], { stdio: 'inherit' });
+    if (r.status !== 0) status = r.status ?? 1;
+  }
+  process.exit(status);
 }

@@ -114,7 +114,7 @@ function arm64KernelSelftest() {
   const built = step('arm64 kernel self-test: cross build', () => {
     dir = buildArm64Selftest().dir;
   });
-  return built.failed ? built : ctest('arm64 kernel self-test under qemu', dir, '^kernel_selftest$');
+  return built.failed ? built : ctest('arm64 kernel self-test under qemu', dir, '^kernel_selftest');
 }
 
 const results = [];
