@@ -13,3 +13,5 @@ export {
 } from './quantize_model';
 export { LINEAR_MODULES, QUANTIZE_RULE, type KeepReason } from './rule';
 export type { SkippedFile } from './model_files';
+export { quantizationReport, type LayerAccuracy, type QuantizeReport, type ReportOptions } from './report';
+export { ACTIVATIONS_DESCRIPTION } from './activations';

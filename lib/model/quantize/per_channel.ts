@@ -67,6 +67,9 @@ export interface NonFinite {
   readonly value: number;
 }
 
+/** q of every magnitude pattern a in [lo, m] of one row: lut[a - lo] (the patterns below lo give 0). */
+const lut16 = new Int8Array(0x8000);
+
 function rows16(h: Uint16Array, table: Float64Array, infBits: number, rows: number, k: number, q: Int8Array, scales: Float32Array, s0: number): NonFinite | undefined {
   for (let r = 0; r < rows; r++) {
     const base = r * k;
@@ -82,9 +85,32 @@ function rows16(h: Uint16Array, table: Float64Array, infBits: number, rows: numb
     }
     const s = rowScale(table[m]);
     scales[s0 + r] = s;
-    for (let j = base; j < end; j++) {
-      const v = Math.fround(table[h[j]] / s) + RNE_MAGIC - RNE_MAGIC;
-      q[j] = v > 127 ? 127 : v < -128 ? -128 : v;
+    // lo: the smallest magnitude pattern whose q is 1 or more, i.e. f32(w / s) > 0.5
+    let lo = 0;
+    let hi = m + 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (Math.fround(table[mid] / s) > 0.5) hi = mid;
+      else lo = mid + 1;
+    }
+    if (m - lo < k) {
+      // q(-w) = -q(w): one table over the magnitudes [lo, m] of this row, then integers only
+      for (let a = lo; a <= m; a++) {
+        const v = Math.fround(table[a] / s) + RNE_MAGIC - RNE_MAGIC;
+        lut16[a - lo] = v > 127 ? 127 : v;
+      }
+      for (let j = base; j < end; j++) {
+        const x = h[j];
+        const i = (x & 0x7fff) - lo;
+        const v = i < 0 ? 0 : lut16[i];
+        const neg = -(x >> 15);
+        q[j] = (v ^ neg) - neg;
+      }
+    } else {
+      for (let j = base; j < end; j++) {
+        const v = Math.fround(table[h[j]] / s) + RNE_MAGIC - RNE_MAGIC;
+        q[j] = v > 127 ? 127 : v < -128 ? -128 : v;
+      }
     }
   }
   return undefined;
@@ -137,4 +163,20 @@ export function quantizeRows(src: Uint8Array, dtype: FloatDtype, rows: number, k
   }
   if (dtype === 'F32') return rows32(new Float32Array(src.buffer, src.byteOffset, count), rows, k, q, scales, s0);
   return rows16(new Uint16Array(src.buffer, src.byteOffset, count), table16(dtype), dtype === 'BF16' ? 0x7f80 : 0x7c00, rows, k, q, scales, s0);
+}
+
+/** The values of `count` little-endian BF16 / F16 / F32 elements, exactly, into `out`. */
+export function decodeValues(src: Uint8Array, dtype: FloatDtype, count: number, out: Float64Array): void {
+  if (!LITTLE_ENDIAN_HOST) {
+    const size = elementBytes(dtype);
+    for (let i = 0; i < count * size; i += size) src.subarray(i, i + size).reverse();
+  }
+  if (dtype === 'F32') {
+    const f = new Float32Array(src.buffer, src.byteOffset, count);
+    for (let i = 0; i < count; i++) out[i] = f[i];
+    return;
+  }
+  const h = new Uint16Array(src.buffer, src.byteOffset, count);
+  const table = table16(dtype);
+  for (let i = 0; i < count; i++) out[i] = table[h[i]];
 }
