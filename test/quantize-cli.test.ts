@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendInfo, fromFloat32, prepareModel, QmmError, QuantLinear, quantizeModel, writeExampleModel } from '../lib/index';
+import { buildFloatModel, writeFloatModel } from './float-model-fixtures';
 
 const root = path.resolve(__dirname, '..');
 const qmmJs = path.join(root, 'dist', 'cjs', 'scripts', 'qmm.js');
@@ -110,6 +111,38 @@ describe('qmm example → qmm quantize → qmm prepare → QuantLinear.load', ()
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain('ERR_QMM_FILE');
     expect(fs.existsSync(at('x'))).toBe(false);
+  });
+});
+
+describe('quantizing on worker threads (the compiled package)', () => {
+  const lib = path.join(root, 'dist', 'cjs', 'lib', 'index.js');
+  const run = (src: string, out: string, options: object) =>
+    spawnSync(process.execPath, ['-e', `require(${JSON.stringify(lib)}).quantizeModel(process.argv[1], process.argv[2], ${JSON.stringify(options)}).catch((e) => { console.error(e.code, e.message); process.exit(3); })`, src, out], { encoding: 'utf8', timeout: 120_000 });
+
+  it('gives the bytes of the single-threaded run, whatever the split', async () => {
+    const m = buildFloatModel({ dtype: 'bfloat16', hidden: 256, intermediate: 1280, bias: true, seed: 9 });
+    const src = at('threads-float');
+    writeFloatModel(m, src, 2);
+    await quantizeModel(src, at('threads-1'), { threads: 1 });
+    for (const [threads, chunkBytes] of [[2, 8 << 20], [3, 300_000]]) {
+      const out = at(`threads-${threads}`);
+      const r = run(src, out, { threads, chunkBytes });
+      expect(r.status, r.stderr).toBe(0);
+      expect(digest(out)).toEqual(digest(at('threads-1')));
+    }
+  });
+
+  it('reports a NaN found by a worker with its row and column', () => {
+    const m = buildFloatModel({ dtype: 'bfloat16', hidden: 256, seed: 9 });
+    const name = 'model.layers.0.self_attn.q_proj.weight';
+    (m.tensors.get(name)!.data as Uint16Array)[5 * 256 + 9] = 0x7fc0; // row 5: in the first half, the worker's
+    const src = at('threads-nan');
+    writeFloatModel(m, src);
+    const r = run(src, at('threads-nan-out'), { threads: 2 });
+    expect(r.status).toBe(3);
+    expect(r.stderr).toContain(`ERR_QMM_FILE`);
+    expect(r.stderr).toContain(`tensor "${name}": the value at row 5, column 9 is NaN`);
+    expect(fs.existsSync(at('threads-nan-out'))).toBe(false);
   });
 });
 

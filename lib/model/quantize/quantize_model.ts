@@ -7,6 +7,7 @@
  */
 
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe as describeValue } from '../../errors';
 import { SafetensorsWriter } from '../../safetensors';
@@ -15,6 +16,7 @@ import { modelFileError } from '../errors';
 import { StagedDir } from '../output_dir';
 import { Scratch } from '../scratch';
 import { ModelSource } from '../source';
+import { KernelPool, SharedScratch } from './kernel_pool';
 import { copyModelFiles, type SkippedFile } from './model_files';
 import { outputBytes, packShards, planQuantize, weightsFileName, WEIGHTS_INDEX_FILE, type FloatUnit, type QuantUnit, type Unit } from './plan';
 import { LINEAR_MODULES, QUANTIZE_RULE, TensorRule, type KeepReason } from './rule';
@@ -48,6 +50,8 @@ export interface QuantizeOptions {
   shardBytes?: number;
   /** Bytes of input read per chunk (default 8 MiB; at least one row). */
   chunkBytes?: number;
+  /** Threads that quantize, the calling one included (default: the available cores, at most 4); the bytes do not depend on it. */
+  threads?: number;
   onProgress?: (p: QuantizeProgress) => void;
   signal?: AbortSignal;
 }
@@ -106,11 +110,12 @@ interface Resolved {
   overwrite: boolean;
   shardBytes: number;
   chunkBytes: number;
+  threads: number;
   onProgress: ((p: QuantizeProgress) => void) | undefined;
   signal: AbortSignal | undefined;
 }
 
-const OPTION_KEYS = ['scheme', 'skip', 'overwrite', 'shardBytes', 'chunkBytes', 'onProgress', 'signal'];
+const OPTION_KEYS = ['scheme', 'skip', 'overwrite', 'shardBytes', 'chunkBytes', 'threads', 'onProgress', 'signal'];
 
 function resolveOptions(v: unknown): Resolved {
   if (v === undefined || v === null) v = {};
@@ -138,9 +143,17 @@ function resolveOptions(v: unknown): Resolved {
     overwrite: o.overwrite === true,
     shardBytes: size('shardBytes', 4 * 2 ** 30, 1),
     chunkBytes: size('chunkBytes', 8 * 2 ** 20, 1),
+    threads: threadCount(o.threads),
     onProgress: o.onProgress as Resolved['onProgress'],
     signal: o.signal as AbortSignal | undefined,
   };
+}
+
+function threadCount(v: unknown): number {
+  if (v === undefined) return Math.min(4, os.availableParallelism());
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new TypeError(`options.threads must be an integer, got ${describeValue(v)}`);
+  if (v < 1 || v > 64) throw new RangeError(`options.threads must be in [1, 64], got ${v}`);
+  return v;
 }
 
 /** config.json as written to the output: unchanged, or without quantization_config (as msModelSlim). */
@@ -223,6 +236,7 @@ export async function quantizeModel(modelDir: string, outDir: string, options?: 
 
   const source = await ModelSource.open(inDir);
   let staged: StagedDir | undefined;
+  let pool: KernelPool | undefined;
   try {
     const rule = new TensorRule(o.skip);
     const units = planQuantize(source, rule);
@@ -239,6 +253,8 @@ export async function quantizeModel(modelDir: string, outDir: string, options?: 
     const inputBytes = units.reduce((a, u) => a + u.inputBytes, 0);
     const progress = new Progress(o.onProgress, 'quantize', inputBytes);
     const scratch = new Scratch();
+    const shared = new SharedScratch();
+    pool = new KernelPool(o.threads);
     const files: Array<{ file: string; bytes: number; tensors: number }> = [];
     const fileOf = new Map<Unit, string>();
     for (let i = 0; i < shards.length; i++) {
@@ -249,7 +265,7 @@ export async function quantizeModel(modelDir: string, outDir: string, options?: 
         for (const u of shards[i]) {
           checkAborted(o.signal);
           const label = u.kind === 'quant' ? u.prefix : u.ref.name;
-          const so: StreamOptions = { chunkBytes: o.chunkBytes, scratch, signal: o.signal, onBytes: (n) => progress.add(n, label) };
+          const so: StreamOptions = { chunkBytes: o.chunkBytes, scratch, shared, pool: pool as KernelPool, signal: o.signal, onBytes: (n) => progress.add(n, label) };
           if (u.kind === 'quant') await writeQuantUnit(u, source, w, so);
           else await writeFloatUnit(u, source, w, so);
           fileOf.set(u, file);
@@ -291,6 +307,7 @@ export async function quantizeModel(modelDir: string, outDir: string, options?: 
     await staged?.discard();
     throw e;
   } finally {
+    await pool?.close();
     await source.close().catch(() => undefined);
   }
 }

@@ -1,8 +1,9 @@
 /**
  * Streams one tensor from the source into a SafetensorsWriter: a quantized
  * weight in chunks of whole rows (the next chunk is read while this one is
- * quantized, and written while the next is), or a float tensor byte for byte.
- * Memory: two input and two output chunks, reused across tensors.
+ * quantized, on all the pool's threads, and written while the next is), or a
+ * float tensor byte for byte. Memory: two input and two output chunks, reused
+ * across tensors.
  */
 
 import { QmmError } from '../../errors';
@@ -11,13 +12,17 @@ import { floatValues } from '../convert';
 import { modelFileError } from '../errors';
 import type { Scratch } from '../scratch';
 import type { ModelSource } from '../source';
-import { elementBytes, quantizeRows } from './per_channel';
+import type { KernelPool, SharedScratch } from './kernel_pool';
+import { elementBytes } from './per_channel';
 import type { FloatUnit, QuantUnit } from './plan';
 
 export interface StreamOptions {
   /** Bytes of input per chunk (at least one row is read at a time). */
   readonly chunkBytes: number;
   readonly scratch: Scratch;
+  /** Shared buffers of the quantized rows, and the threads that quantize them. */
+  readonly shared: SharedScratch;
+  readonly pool: KernelPool;
   readonly signal: AbortSignal | undefined;
   /** Input bytes done. */
   readonly onBytes: (n: number) => void;
@@ -38,11 +43,12 @@ export async function writeQuantUnit(u: QuantUnit, source: ModelSource, w: Safet
   const { n, k } = u;
   const rowBytes = k * elementBytes(u.dtype);
   const rowsPer = Math.max(1, Math.min(n, Math.floor(o.chunkBytes / rowBytes)));
-  const input = [o.scratch.bytes('in0', rowsPer * rowBytes), o.scratch.bytes('in1', rowsPer * rowBytes)];
-  const output = [o.scratch.int8('out0', rowsPer * k), o.scratch.int8('out1', rowsPer * k)];
+  const input = [o.shared.get('in0', rowsPer * rowBytes), o.shared.get('in1', rowsPer * rowBytes)];
+  const output = [o.shared.get('out0', rowsPer * k), o.shared.get('out1', rowsPer * k)];
+  const chunkScales = o.shared.get('scales', rowsPer * 4);
   const scales = new Float32Array(n);
   const weightName = `${u.prefix}.weight`;
-  const read = (r0: number, slot: number): Promise<void> => source.readInto(u.weight, input[slot].subarray(0, Math.min(rowsPer, n - r0) * rowBytes), r0 * rowBytes);
+  const read = (r0: number, slot: number): Promise<void> => source.readInto(u.weight, new Uint8Array(input[slot], 0, Math.min(rowsPer, n - r0) * rowBytes), r0 * rowBytes);
   const writes: Array<Promise<void>> = [Promise.resolve(), Promise.resolve()];
   let reading: Promise<void> = read(0, 0);
   try {
@@ -53,11 +59,12 @@ export async function writeQuantUnit(u: QuantUnit, source: ModelSource, w: Safet
       const rows = Math.min(rowsPer, n - r0);
       if (r0 + rows < n) reading = read(r0 + rows, slot ^ 1);
       await writes[slot]; // its output buffer is free again
-      const bad = quantizeRows(input[slot], u.dtype, rows, k, output[slot], scales, r0);
+      const bad = await o.pool.run(input[slot], u.dtype, rows, k, rowBytes, output[slot], chunkScales);
       if (bad !== undefined) {
         throw modelFileError(source.shardPath(u.weight), `the value at row ${r0 + bad.row}, column ${bad.col} is ${bad.value}; a weight must be finite to be quantized`, u.weight.name);
       }
-      writes[slot] = w.write(weightName, output[slot].subarray(0, rows * k));
+      scales.set(new Float32Array(chunkScales, 0, rows), r0);
+      writes[slot] = w.write(weightName, new Int8Array(output[slot], 0, rows * k));
       o.onBytes(rows * rowBytes);
     }
     await Promise.all(writes);
