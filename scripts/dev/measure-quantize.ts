@@ -1,6 +1,6 @@
 /**
  * Measures quantizeModel's throughput and peak memory on a generated float model:
- *   node dist/cjs/scripts/dev/measure-quantize.js [--mib 512] [--dtype bfloat16|float16] [--dir DIR] [--keep] [--runs 3]
+ *   node dist/cjs/scripts/dev/measure-quantize.js [--mib 512] [--dtype bfloat16|float16] [--dir DIR] [--keep] [--runs 3] [--threads N]
  * Generates (or reuses) a bfloat16 Qwen2-style checkpoint of about --mib MiB
  * with writeExampleModel (hidden 4096, intermediate 11008), quantizes it in a
  * child process --runs times and prints, per run and as the best, the input
@@ -21,6 +21,7 @@ interface Opts {
   dir?: string;
   keep?: boolean;
   runs: string;
+  threads?: string;
 }
 
 const MiB = 2 ** 20;
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
     .option('--dir <dir>', 'where the model goes (reused when it exists)')
     .option('--keep', 'keep the model and the output')
     .option('--runs <n>', 'quantize runs', '3')
+    .option('--threads <n>', 'quantize threads (default: the library default)')
     .parse(process.argv)
     .opts<Opts>();
   const [h, inter, vocab] = [4096, 11008, 8192];
@@ -50,7 +52,7 @@ async function main(): Promise<void> {
   const largest = h * inter * 2;
   const lib = path.join(__dirname, '..', '..', 'lib', 'index.js');
   const child =
-    `const t = process.hrtime.bigint(); require(${JSON.stringify(lib)}).quantizeModel(process.argv[1], process.argv[2], { overwrite: true })` +
+    `const t = process.hrtime.bigint(); require(${JSON.stringify(lib)}).quantizeModel(process.argv[1], process.argv[2], { overwrite: true${o.threads ? `, threads: ${Number(o.threads)}` : ''} })` +
     `.then(() => { const u = process.resourceUsage(); console.log(JSON.stringify({ maxRSS: u.maxRSS, cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000, ms: Number(process.hrtime.bigint() - t) / 1e6 })); })`;
   let best: Record<string, unknown> | undefined;
   for (let i = 0; i < Number(o.runs); i++) {
@@ -61,6 +63,7 @@ async function main(): Promise<void> {
       run: i + 1,
       modelMiB: Math.round(modelBytes / MiB),
       dtype: o.dtype,
+      threads: o.threads ? Number(o.threads) : 'default',
       largestTensorMiB: Math.round(largest / MiB),
       seconds: Number((res.ms / 1000).toFixed(2)),
       inputMiBPerSecond: Math.round(modelBytes / MiB / (res.ms / 1000)),

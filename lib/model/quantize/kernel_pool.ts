@@ -38,11 +38,16 @@ export class KernelPool {
   private readonly workers: Worker[] = [];
   private readonly pending = new Map<number, { resolve: (b: NonFinite | undefined) => void; reject: (e: unknown) => void }>();
   private nextId = 0;
+  private started = false;
 
-  /** `threads` in all, the calling thread included; fewer when the worker script is not available. */
-  constructor(threads: number) {
-    if (threads <= 1 || !fs.existsSync(WORKER_FILE)) return;
-    for (let i = 1; i < threads; i++) {
+  /** `threads` in all, the calling thread included; fewer when the worker script is not available. Workers start on first use. */
+  constructor(private readonly wanted: number) {}
+
+  private startWorkers(): void {
+    if (this.started) return;
+    this.started = true;
+    if (this.wanted <= 1 || !fs.existsSync(WORKER_FILE)) return;
+    for (let i = 1; i < this.wanted; i++) {
       const w = new Worker(WORKER_FILE);
       w.unref();
       w.on('message', (r: KernelReply) => {
@@ -54,10 +59,6 @@ export class KernelPool {
       w.on('error', (e) => this.failAll(e));
       this.workers.push(w);
     }
-  }
-
-  get threads(): number {
-    return this.workers.length + 1;
   }
 
   private failAll(e: unknown): void {
@@ -79,7 +80,8 @@ export class KernelPool {
    * its row counted from the first row.
    */
   async run(input: SharedArrayBuffer, dtype: FloatDtype, rows: number, k: number, rowBytes: number, output: SharedArrayBuffer, scales: SharedArrayBuffer): Promise<NonFinite | undefined> {
-    const parts = this.workers.length === 0 || rows * k < MIN_SPLIT_ELEMENTS ? 1 : Math.min(this.threads, rows);
+    if (rows * k >= MIN_SPLIT_ELEMENTS) this.startWorkers();
+    const parts = this.workers.length === 0 || rows * k < MIN_SPLIT_ELEMENTS ? 1 : Math.min(this.workers.length + 1, rows);
     const per = Math.ceil(rows / parts);
     const jobs: Array<Promise<NonFinite | undefined>> = [];
     // workers take the first parts, this thread the last
