@@ -54,10 +54,10 @@ function normal(r: Rng): number {
 }
 
 /** An (n, k) linear weight with LLM-like rows (normal, a few heavy values) and the edge rows in rows 0–3. */
-function linearWeight(r: Rng, n: number, k: number): number[] {
+function linearWeight(r: Rng, n: number, k: number, edgeRows: boolean): number[] {
   const w = new Array<number>(n * k);
   for (let i = 0; i < n * k; i++) w[i] = (normal(r) * 0.5) / Math.sqrt(k) * (r() < 0.01 ? 8 : 1);
-  if (n >= 4 && k >= 8) {
+  if (edgeRows && n >= 4 && k >= 8) {
     for (let j = 0; j < k; j++) w[j] = 0; // row 0: all zero → scale 1, q 0
     // row 1: amax 127 → scale exactly 1, so w / scale hits .5 ties: rne gives 2, 4, -2, 0, 0, 126
     const ties = [127, 2.5, 3.5, -2.5, 0.5, -0.5, 126.5, 1.5];
@@ -78,6 +78,8 @@ export interface FloatModelSpec {
   bias?: boolean;
   /** Also a 2-D MoE-router-like `mlp.gate.weight` (stays float). */
   router?: boolean;
+  /** Rows 0–3 of each linear weight hit the rule's edges (default true); their scale-1 rows dominate a layer's output. */
+  edgeRows?: boolean;
   seed?: number;
 }
 
@@ -96,7 +98,7 @@ export function buildFloatModel(spec: FloatModelSpec): FloatModel {
     const p = `model.layers.${l}`;
     put(`${p}.input_layernorm.weight`, vec(h, 1, 0.05), [h]);
     const lin = (name: string, n: number, k: number, bias: boolean) => {
-      put(`${name}.weight`, linearWeight(r, n, k), [n, k]);
+      put(`${name}.weight`, linearWeight(r, n, k, spec.edgeRows !== false), [n, k]);
       if (bias) put(`${name}.bias`, vec(n, 0, 0.2), [n]);
       linear.push(name);
     };

@@ -19,6 +19,7 @@ import {
   prepareModel,
   QmmError,
   QuantLinear,
+  quantizationReport,
   quantizeModel,
   SafetensorsFile,
   type QuantizeOptions,
@@ -274,6 +275,37 @@ describe.each(CASES)('quantizeModel: $dtype model in $shards shard(s)', ({ dtype
     // the relative error ‖y_q − y‖/‖y‖ of each layer: measured 4.6–5.0 % here (k = 64, outlier channels
     // of 8×); a wrong scale or a transposed weight gives tens of percent
     expect(worst).toBeLessThan(0.06);
+  });
+});
+
+describe('quantizationReport', () => {
+  it.each(['float16', 'float32'] as const)('runs every quantized layer of a %s model through QuantLinear against its float original', async (dtype) => {
+    const m = buildFloatModel({ dtype, bias: true, seed: 4, edgeRows: false });
+    const src = writeFixture(m, 2);
+    const out = fresh('out');
+    await quantizeModel(src, out);
+    let rep;
+    try {
+      rep = await quantizationReport(src, out, { tokens: 3, seed: 7 });
+    } catch (e) {
+      if (unsupportedOnCann(e)) return;
+      throw e;
+    }
+    expect(rep.outputDtype).toBe(dtype === 'float16' ? 'float16' : 'bfloat16');
+    expect(rep.layers.map((l) => l.name).sort()).toEqual([...m.linear].sort());
+    for (const l of rep.layers) {
+      expect(l.relError, l.name).toBeGreaterThan(1e-4);
+      expect(l.relError, l.name).toBeLessThan(0.1);
+      expect(l.maxRelError, l.name).toBeLessThan(0.2);
+    }
+    expect(rep.overall.relError).toBeGreaterThan(0);
+    expect(rep.overall.worstRelError).toBe(Math.max(...rep.layers.map((l) => l.relError)));
+    // same seed, same numbers; and the temporary prepared copy is gone
+    expect((await quantizationReport(src, out, { tokens: 3, seed: 7 })).layers).toEqual(rep.layers);
+    expect(fs.readdirSync(work).filter((f) => f.includes('qmm-report'))).toEqual([]);
+    // a float directory that is not the model's source
+    const other = writeFixture(buildFloatModel({ dtype, layers: 1 }));
+    await expect(quantizationReport(other, out)).rejects.toMatchObject({ code: 'ERR_QMM_FILE', message: expect.stringContaining('model.layers.1') });
   });
 });
 
