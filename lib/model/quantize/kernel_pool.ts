@@ -39,6 +39,8 @@ export class KernelPool {
   private readonly pending = new Map<number, { resolve: (b: NonFinite | undefined) => void; reject: (e: unknown) => void }>();
   private nextId = 0;
   private started = false;
+  private closing = false;
+  private broken: unknown;
 
   /** `threads` in all, the calling thread included; fewer when the worker script is not available. Workers start on first use. */
   constructor(private readonly wanted: number) {}
@@ -48,8 +50,12 @@ export class KernelPool {
     this.started = true;
     if (this.wanted <= 1 || !fs.existsSync(WORKER_FILE)) return;
     for (let i = 1; i < this.wanted; i++) {
-      const w = new Worker(WORKER_FILE);
-      w.unref();
+      let w: Worker;
+      try {
+        w = new Worker(WORKER_FILE);
+      } catch {
+        break; // no more threads to be had: fewer workers (or none) do the same work
+      }
       w.on('message', (r: KernelReply) => {
         const p = this.pending.get(r.id);
         this.pending.delete(r.id);
@@ -57,17 +63,20 @@ export class KernelPool {
         else p?.resolve(r.bad);
       });
       w.on('error', (e) => this.failAll(e));
+      w.on('exit', (code) => this.closing || this.failAll(new Error(`a worker exited with code ${code}`)));
       this.workers.push(w);
     }
   }
 
   private failAll(e: unknown): void {
+    this.broken ??= e;
     for (const p of this.pending.values()) p.reject(new QmmError('ERR_QMM_INTERNAL', `quantize worker failed: ${(e as Error).message}`, { cause: e }));
     this.pending.clear();
   }
 
   private post(w: Worker, job: Omit<KernelJob, 'id'>): Promise<NonFinite | undefined> {
     const id = this.nextId++;
+    if (this.broken !== undefined) return Promise.reject(new QmmError('ERR_QMM_INTERNAL', `quantize worker failed: ${(this.broken as Error).message}`, { cause: this.broken }));
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       w.postMessage({ ...job, id });
@@ -97,6 +106,7 @@ export class KernelPool {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     const ws = this.workers.splice(0);
     await Promise.all(ws.map((w) => w.terminate()));
   }
