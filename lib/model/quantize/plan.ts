@@ -2,7 +2,7 @@
  * What `qmm quantize` writes, decided from the shard headers alone: one unit
  * per quantized linear layer (.weight I8 (n, k), .weight_scale and
  * .weight_offset F32 (n, 1), .bias F32 (n,) — msModelSlim's W8A8_DYNAMIC
- * per-channel export, WEIGHTS.md §1.4) or per float tensor (copied as is), in
+ * per-channel export, docs/semantics.md §10.1.4) or per float tensor (copied as is), in
  * source order so reads are sequential, packed into shards.
  */
 

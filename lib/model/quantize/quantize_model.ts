@@ -1,6 +1,6 @@
 /**
  * quantizeModel: a float safetensors checkpoint → an msModelSlim-style
- * W8A8_DYNAMIC export (WEIGHTS.md §1.1, §1.2, §1.4) that `qmm prepare`,
+ * W8A8_DYNAMIC export (docs/semantics.md §10.1.1, §10.1.2, §10.1.4) that `qmm prepare`,
  * QuantLinear and vllm-ascend load unchanged. Tensors are streamed in chunks of
  * rows; shards are written atomically, quant_model_description.json last, and
  * the directory appears only when everything succeeded (output_dir.ts).
