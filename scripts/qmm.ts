@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** The `qmm` command line: info, demo, bench, prepare. */
+/** The `qmm` command line: info, demo, bench, prepare, quantize, example. */
 
 import { Command, Option } from 'commander';
 import { QmmError } from '../lib/index';
@@ -7,7 +7,9 @@ import type { BenchOptions } from './bench/options';
 import { EXAMPLES } from './demo/examples';
 import { runInfo, type InfoOptions } from './info';
 import { runDemo } from './demo/run';
+import { EXAMPLE_EXAMPLES, runExampleCommand, type ExampleCommandOptions } from './example';
 import { PREPARE_EXAMPLES, runPrepareCommand, type PrepareCommandOptions } from './prepare';
+import { QUANTIZE_EXAMPLES, runQuantizeCommand, type QuantizeCommandOptions } from './quantize';
 
 function fail(e: unknown): never {
   if (e instanceof QmmError) console.error(`qmm: ${e.code}: ${e.message}`);
@@ -76,6 +78,34 @@ program
   .addHelpText('after', PREPARE_EXAMPLES)
   .action(async (modelDir: string, opts: PrepareCommandOptions) => {
     await runPrepareCommand(modelDir, opts).catch(fail);
+  });
+
+program
+  .command('quantize')
+  .description('quantize a float safetensors model (bf16/fp16/fp32) into an msModelSlim-style W8A8_DYNAMIC export')
+  .argument('<float-model-dir>', 'the float checkpoint directory (config.json, *.safetensors)')
+  .requiredOption('-o, --out <dir>', 'output directory (must not exist unless --force)')
+  .addOption(new Option('--scheme <scheme>', 'quantization scheme').choices(['w8a8-dynamic']).default('w8a8-dynamic'))
+  .option('--skip <glob...>', 'keep tensors or modules matching these globs float (* any characters, ? one)')
+  .option('--force', 'replace an existing output directory')
+  .option('--report', 'measure each layer\'s error through QuantLinear on random LLM-like activations')
+  .option('--report-tokens <n>', 'activation rows per layer for --report (default 16)')
+  .option('--json', 'print the result (and the report) as JSON')
+  .addHelpText('after', QUANTIZE_EXAMPLES)
+  .action(async (modelDir: string, opts: QuantizeCommandOptions) => {
+    await runQuantizeCommand(modelDir, opts).catch(fail);
+  });
+
+program
+  .command('example')
+  .description('write a small example model: msModelSlim-style W8A8_DYNAMIC, or bfloat16 with --float')
+  .argument('<dir>', 'directory to create')
+  .option('--float', 'write the float (bfloat16) checkpoint instead')
+  .option('--force', 'replace an existing directory')
+  .option('--json', 'print what was written as JSON')
+  .addHelpText('after', EXAMPLE_EXAMPLES)
+  .action(async (dir: string, opts: ExampleCommandOptions) => {
+    await runExampleCommand(dir, opts).catch(fail);
   });
 
 program.parseAsync(process.argv).catch(fail);
