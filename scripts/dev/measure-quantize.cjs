@@ -1,32 +1,25 @@
-/**
- * Measures quantizeModel's throughput and peak memory on a generated float model:
- *   node dist/cjs/scripts/dev/measure-quantize.js [--mib 512] [--dtype bfloat16|float16] [--dir DIR] [--keep] [--runs 3] [--threads N]
- * Generates (or reuses) a bfloat16 Qwen2-style checkpoint of about --mib MiB
- * with writeExampleModel (hidden 4096, intermediate 11008), quantizes it in a
- * child process --runs times and prints, per run and as the best, the input
- * MiB/s (safetensors bytes / wall time), CPU time and peak RSS
- * (process.resourceUsage().maxRSS) against the largest tensor, as JSON lines.
- */
+#!/usr/bin/env node
+// Measures quantizeModel's throughput and peak memory on a generated float model:
+//   node scripts/dev/measure-quantize.cjs [--mib 512] [--dtype bfloat16|float16] [--dir DIR] [--keep] [--runs 3] [--threads N]
+// Generates (or reuses) a bfloat16 Qwen2-style checkpoint of about --mib MiB
+// with writeExampleModel (hidden 4096, intermediate 11008), quantizes it in a
+// child process --runs times and prints, per run and as the best, the input
+// MiB/s (safetensors bytes / wall time), CPU time and peak RSS
+// (process.resourceUsage().maxRSS) against the largest tensor, as JSON lines.
+// Loads the built library (dist/: npm run build).
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { Command } = require('commander');
 
-import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { Command } from 'commander';
-import { writeExampleModel } from '../../lib/index';
-
-interface Opts {
-  mib: string;
-  dtype: 'bfloat16' | 'float16';
-  dir?: string;
-  keep?: boolean;
-  runs: string;
-  threads?: string;
-}
+const lib = path.join(__dirname, '..', '..', 'dist', 'cjs', 'lib', 'index.js');
+const { writeExampleModel } = require(lib);
 
 const MiB = 2 ** 20;
 
-async function main(): Promise<void> {
+async function main() {
   const o = new Command()
     .name('measure-quantize')
     .option('--mib <n>', 'approximate model size in MiB', '512')
@@ -36,7 +29,7 @@ async function main(): Promise<void> {
     .option('--runs <n>', 'quantize runs', '3')
     .option('--threads <n>', 'quantize threads (default: the library default)')
     .parse(process.argv)
-    .opts<Opts>();
+    .opts();
   const [h, inter, vocab] = [4096, 11008, 8192];
   const perLayer = (4 * h * h + 3 * h * inter + 2 * h) * 2;
   const fixed = 2 * vocab * h * 2;
@@ -50,15 +43,14 @@ async function main(): Promise<void> {
   }
   const modelBytes = fs.readdirSync(modelDir).filter((f) => f.endsWith('.safetensors')).reduce((a, f) => a + fs.statSync(path.join(modelDir, f)).size, 0);
   const largest = h * inter * 2;
-  const lib = path.join(__dirname, '..', '..', 'lib', 'index.js');
   const child =
     `const t = process.hrtime.bigint(); require(${JSON.stringify(lib)}).quantizeModel(process.argv[1], process.argv[2], { overwrite: true${o.threads ? `, threads: ${Number(o.threads)}` : ''} })` +
     `.then(() => { const u = process.resourceUsage(); console.log(JSON.stringify({ maxRSS: u.maxRSS, cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000, ms: Number(process.hrtime.bigint() - t) / 1e6 })); })`;
-  let best: Record<string, unknown> | undefined;
+  let best;
   for (let i = 0; i < Number(o.runs); i++) {
     const r = spawnSync(process.execPath, ['-e', child, modelDir, outDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     if (r.status !== 0) throw new Error(`quantize failed with status ${r.status}`);
-    const res = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { maxRSS: number; cpuMs: number; ms: number };
+    const res = JSON.parse(r.stdout.trim().split('\n').pop());
     const line = {
       run: i + 1,
       modelMiB: Math.round(modelBytes / MiB),
@@ -74,13 +66,13 @@ async function main(): Promise<void> {
       cpus: os.cpus().length,
     };
     console.log(JSON.stringify(line));
-    if (best === undefined || (line.inputMiBPerSecond as number) > (best.inputMiBPerSecond as number)) best = line;
+    if (best === undefined || line.inputMiBPerSecond > best.inputMiBPerSecond) best = line;
   }
   console.log(JSON.stringify({ best }));
   if (!o.keep) fs.rmSync(o.dir ? outDir : base, { recursive: true, force: true });
 }
 
 main().catch((e) => {
-  console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+  console.error(e instanceof Error ? e.stack || e.message : String(e));
   process.exit(1);
 });
