@@ -158,7 +158,7 @@ function kernelDetail(kernel: string): string {
     cwd: root,
     encoding: 'utf8',
     timeout: 60_000,
-    env: { ...process.env, QMM_BACKEND: 'cpu', QMM_KERNEL: kernel, QMM_TEST_LIB: libDir },
+    env: { ...process.env, QMM_BACKEND: 'cpu', QMM_KERNEL: kernel, QMM_TEST_LIB: distLib },
   });
   expect(r.status, r.stderr).toBe(0);
   return r.stdout.trim();
