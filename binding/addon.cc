@@ -12,6 +12,7 @@
 #include "emulator_hooks.h"
 #include "marshal.h"
 #include "ops.h"
+#include "util_ops.h"
 
 namespace qmm {
 
@@ -86,6 +87,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mock.Set("lastViolation", Napi::Function::New(env, MockLastViolation));
   exports.Set("cannMock", mock);
   exports.Set("emulator", makeEmulatorHooks(env));
+  registerUtilOps(env, exports);
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;
 }
