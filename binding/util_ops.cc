@@ -151,10 +151,14 @@ View typedArg(const Napi::CallbackInfo& info, size_t i, const char* fn, const ch
     for (auto t : types) ok |= v.As<Napi::TypedArray>().TypedArrayType() == t;
   }
   if (!ok) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": " + name + " must be " + expected + ", got " + describe(v));
-  Napi::TypedArray ta = v.As<Napi::TypedArray>();
-  auto* base = static_cast<uint8_t*>(ta.ArrayBuffer().Data());
-  if (base == nullptr) return {nullptr, 0, 0};  // detached or empty
-  return {base + ta.ByteOffset(), ta.ElementLength(), ta.ByteLength()};
+  // the raw call: it also gives the data of a SharedArrayBuffer view (napi_get_arraybuffer_info does not)
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(info.Env(), v, &type, &length, &data, nullptr, nullptr) != napi_ok)
+    throw Napi::TypeError::New(info.Env(), std::string(fn) + ": " + name + " cannot be read");
+  if (data == nullptr || length == 0) return {nullptr, 0, 0};  // detached or empty
+  return {static_cast<uint8_t*>(data), length, length * v.As<Napi::TypedArray>().ElementSize()};
 }
 
 size_t indexArg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
