@@ -70,7 +70,7 @@ inline void transposeTile16(const uint8_t* s, size_t ss, uint8_t* d, size_t ds) 
 // strip stay in L1.
 constexpr size_t kStrip = 64;
 
-void transposeBlock(const uint8_t* s, size_t ss, size_t rows, size_t cols, uint8_t* d, size_t ds) {
+void transposeStrips(const uint8_t* s, size_t ss, size_t rows, size_t cols, uint8_t* d, size_t ds) {
   for (size_t c = 0; c < cols; c += kStrip) {
     const size_t cw = cols - c < kStrip ? cols - c : kStrip;
     size_t r = 0;
@@ -83,6 +83,36 @@ void transposeBlock(const uint8_t* s, size_t ss, size_t rows, size_t cols, uint8
 #endif
     if (r < rows) transposeScalar(s + r * ss + c, ss, rows - r, cw, d + c * ds + r, ds);
   }
+}
+
+#ifdef QMM_UTIL_TILE
+// A 64 x 64 block goes through two L1 buffers, so each source row and each
+// destination row is touched as one whole cache line, once. Straight from
+// memory, a power-of-two stride (n = 8192) puts the 16 rows of a tile in one
+// cache set, and the lines are evicted before the next tile uses them.
+constexpr size_t kBlock = 64;
+
+void transposeBlock64(const uint8_t* s, size_t ss, uint8_t* d, size_t ds) {
+  alignas(64) uint8_t in[kBlock * kBlock];
+  alignas(64) uint8_t out[kBlock * kBlock];
+  for (size_t i = 0; i < kBlock; ++i) std::memcpy(in + i * kBlock, s + i * ss, kBlock);
+  for (size_t ti = 0; ti < kBlock; ti += QMM_UTIL_TILE)
+    for (size_t tj = 0; tj < kBlock; tj += QMM_UTIL_TILE) transposeTile16(in + ti * kBlock + tj, kBlock, out + tj * kBlock + ti, kBlock);
+  for (size_t j = 0; j < kBlock; ++j) std::memcpy(d + j * ds, out + j * kBlock, kBlock);
+}
+#endif
+
+// d[j * ds + i] = s[i * ss + j] for i < rows, j < cols.
+void transposeBlock(const uint8_t* s, size_t ss, size_t rows, size_t cols, uint8_t* d, size_t ds) {
+#ifdef QMM_UTIL_TILE
+  const size_t rows64 = rows / kBlock * kBlock, cols64 = cols / kBlock * kBlock;
+  for (size_t r = 0; r < rows64; r += kBlock)
+    for (size_t c = 0; c < cols64; c += kBlock) transposeBlock64(s + r * ss + c, ss, d + c * ds + r, ds);
+  if (cols64 < cols) transposeStrips(s + cols64, ss, rows64, cols - cols64, d + cols64 * ds, ds);
+  if (rows64 < rows) transposeStrips(s + rows64 * ss, ss, rows - rows64, cols, d + rows64, ds);
+#else
+  transposeStrips(s, ss, rows, cols, d, ds);
+#endif
 }
 
 // Packs rows of int4 values (one per int8) into uint32 words, LSB first.

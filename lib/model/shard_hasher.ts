@@ -14,6 +14,7 @@ import { modelFileError } from './errors';
 import type { ModelSource, ShardFingerprint } from './source';
 
 const GAP_CHUNK = 1 << 20;
+const SLICE = 2 << 20;
 
 export class ShardHasher {
   private readonly hashes: Hash[];
@@ -39,10 +40,13 @@ export class ShardHasher {
   add(shard: number, position: number, bytes: Uint8Array): Promise<void> {
     return this.serial(async () => {
       if (position > this.hashed[shard]) await this.readUpTo(shard, position);
-      const skip = this.hashed[shard] - position;
-      if (skip < bytes.length) {
-        this.hashes[shard].update(bytes.subarray(skip));
-        this.hashed[shard] = position + bytes.length;
+      // in slices, yielding between them: a whole layer at once would stall the event loop
+      // (and the writes waiting on it) for tens of milliseconds
+      for (let at = this.hashed[shard] - position; at < bytes.length; at += SLICE) {
+        if (at > 0 && at % SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        const end = Math.min(at + SLICE, bytes.length);
+        this.hashes[shard].update(bytes.subarray(at, end));
+        this.hashed[shard] = position + end;
       }
     });
   }
