@@ -153,11 +153,6 @@ export class ModelSource {
     }
   }
 
-  /** Total bytes of all shards. */
-  get totalBytes(): number {
-    return this.stats.reduce((a, s) => a + s.size, 0);
-  }
-
   /** Throws if a shard changed (size or mtime) since it was opened. */
   async checkUnchanged(): Promise<void> {
     for (let i = 0; i < this.files.length; i++) {
