@@ -13,6 +13,7 @@
 #include "emulator_hooks.h"
 #include "marshal.h"
 #include "ops.h"
+#include "util_ops.h"
 
 namespace qmm {
 
@@ -134,6 +135,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #ifdef QMM_TEST_HOOKS
   exports.Set("cannMock", makeCannMockHooks(env));
 #endif
+  registerUtilOps(env, exports);
   return exports;
 }
 

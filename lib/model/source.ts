@@ -1,12 +1,10 @@
 /**
  * The safetensors side of a model directory: which shards hold which tensor
  * (the `*.safetensors.index.json`, checked against every shard header, or all
- * `*.safetensors` files), range reads without loading a tensor whole, and the
- * shards' sha256 for the manifest.
+ * `*.safetensors` files) and range reads without loading a tensor whole.
  */
 
 import { outOfRange } from '../arg_errors';
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { abortError } from '../errors';
@@ -35,7 +33,8 @@ export class ModelSource {
   private readonly files: SafetensorsFile[];
   private readonly byName: Map<string, TensorRef>;
   private readonly stats: fs.Stats[];
-  private readonly handles = new Map<number, fs.promises.FileHandle>();
+  /** Open read handles by shard; a promise so that concurrent reads share one. */
+  private readonly handles = new Map<number, Promise<fs.promises.FileHandle>>();
 
   private constructor(dir: string, names: string[], indexFile: string | undefined, files: SafetensorsFile[], byName: Map<string, TensorRef>, stats: fs.Stats[]) {
     this.dir = dir;
@@ -111,10 +110,11 @@ export class ModelSource {
     return this.files[ref.shard].readTyped(ref.name);
   }
 
-  private async handle(shard: number): Promise<fs.promises.FileHandle> {
+  private handle(shard: number): Promise<fs.promises.FileHandle> {
     let h = this.handles.get(shard);
     if (h === undefined) {
-      h = await fs.promises.open(this.files[shard].path, 'r');
+      h = fs.promises.open(this.files[shard].path, 'r');
+      h.catch(() => undefined); // the caller awaiting it sees the error
       this.handles.set(shard, h);
     }
     return h;
@@ -144,36 +144,14 @@ export class ModelSource {
     }
   }
 
-  /** sha256 of every shard, read through one reused buffer. `onBytes` reports progress. */
-  async fingerprints(onBytes?: (n: number) => void, signal?: AbortSignal): Promise<ShardFingerprint[]> {
-    const out: ShardFingerprint[] = [];
-    const buf = new Uint8Array(4 << 20);
-    for (let i = 0; i < this.files.length; i++) {
-      const file = this.files[i].path;
-      const hash = createHash('sha256');
-      const fh = await this.handle(i);
-      let bytes = 0;
-      for (;;) {
-        if (signal?.aborted) throw abortError('prepare was aborted', signal);
-        let n: number;
-        try {
-          ({ bytesRead: n } = await fh.read(buf, 0, buf.length, bytes));
-        } catch (e) {
-          throw modelFileError(file, `cannot be read: ${(e as Error).message}`, undefined, e);
-        }
-        if (n === 0) break;
-        hash.update(buf.subarray(0, n));
-        bytes += n;
-        onBytes?.(n);
-      }
-      out.push({ file: this.shardNames[i], bytes, sha256: hash.digest('hex') });
+  /** Reads up to dst.length bytes of shard `shard` from file offset `position`; the bytes read, 0 at the end of the file. */
+  async readShard(shard: number, position: number, dst: Uint8Array): Promise<number> {
+    const fh = await this.handle(shard);
+    try {
+      return (await fh.read(dst, 0, Math.min(dst.length, 1 << 30), position)).bytesRead;
+    } catch (e) {
+      throw modelFileError(this.files[shard].path, `cannot be read: ${(e as Error).message}`, undefined, e);
     }
-    return out;
-  }
-
-  /** Total bytes of all shards. */
-  get totalBytes(): number {
-    return this.stats.reduce((a, s) => a + s.size, 0);
   }
 
   /** Throws if a shard changed (size or mtime) since it was opened. */
@@ -189,6 +167,6 @@ export class ModelSource {
   async close(): Promise<void> {
     const handles = [...this.handles.values()];
     this.handles.clear();
-    await Promise.all([...this.files.map((f) => f.close()), ...handles.map((h) => h.close())]);
+    await Promise.all([...this.files.map((f) => f.close()), ...handles.map(async (h) => (await h.catch(() => undefined))?.close())]);
   }
 }

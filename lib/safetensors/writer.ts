@@ -26,9 +26,22 @@ import {
 const openAsync = promisify(fs.open);
 const writeAsync = promisify(fs.write);
 const fsyncAsync = promisify(fs.fsync);
+const fdatasyncAsync = promisify(fs.fdatasync);
 const closeAsync = promisify(fs.close);
 
 const MAX_WRITE_CHUNK = 1 << 30;
+/**
+ * Writes running at once. Each write's place in the file is fixed when its
+ * call is dequeued, so a finished write need not wait for the event loop to
+ * start the next one: with two in flight the file is written without gaps.
+ */
+const MAX_WRITES_IN_FLIGHT = 2;
+/**
+ * After this many bytes, an fdatasync runs in the background (one at a time),
+ * so the disk writes back while later data is still being produced and the
+ * fsync of commit finds little left to do.
+ */
+const FLUSH_EVERY_BYTES = 256 * 2 ** 20;
 
 export interface SafetensorsTensorSpec {
   readonly dtype: SafetensorsDtype;
@@ -230,9 +243,10 @@ type WriterState = 'open' | 'committed' | 'discarded';
 /**
  * Streaming writer: declare every tensor up front, then `write(name, bytes)`
  * in any tensor order. Several writes to one tensor append in call order, so
- * a large tensor can be streamed in chunks. Calls are queued; do not mutate a
- * buffer before its `write` resolves. Any failing call discards the temp file
- * and makes the writer unusable. The temp file (`<path>.tmp-<pid>-<random>`)
+ * a large tensor can be streamed in chunks. Calls are queued and checked in
+ * order; up to two writes run at once; do not mutate a buffer before its
+ * `write` resolves. Any failing call discards the temp file and makes the
+ * writer unusable. The temp file (`<path>.tmp-<pid>-<random>`)
  * exists from `create` until `commit` or `abort`, so call one of them; a crash
  * can leave it behind, but the target is never half-written.
  */
@@ -246,6 +260,14 @@ export class SafetensorsWriter {
   private readonly written = new Map<string, number>();
   private readonly byName: Map<string, PlannedTensor>;
   private tail: Promise<unknown> = Promise.resolve();
+  /** Writes started and not yet settled (settled versions: they never reject). */
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly slotWaiters: Array<() => void> = [];
+  /** The first failed write; later calls fail. */
+  private writeFailure: unknown;
+  private unflushedBytes = 0;
+  /** The background fdatasync, if one runs (settled version). */
+  private flushing: Promise<void> | undefined;
   private readonly signal: AbortSignal | undefined;
   private readonly onAbort = (): void => {
     this.aborted = true;
@@ -300,9 +322,10 @@ export class SafetensorsWriter {
     return t.byteLength - (this.written.get(name) ?? 0);
   }
 
-  /** Appends `data` to tensor `name`. */
+  /** Appends `data` to tensor `name`; resolves when its bytes are written. */
   write(name: string, data: ArrayBufferView): Promise<void> {
-    return this.enqueue(async (fd) => {
+    let written: Promise<void> = Promise.resolve();
+    const placed = this.enqueue(async (fd) => {
       const t = this.byName.get(name);
       if (t === undefined) throw new QmmError('ERR_QMM_FILE', `no declared tensor ${JSON.stringify(name)}`, { file: this.path, argument: name });
       if (!ArrayBuffer.isView(data)) throw invalidArgType(`data for ${JSON.stringify(name)} must be a typed array or DataView`);
@@ -314,14 +337,35 @@ export class SafetensorsWriter {
           { file: this.path, argument: name },
         );
       }
-      await writeAllAsync(fd, leBytes(data), this.layout.headerBytes.length + t.begin + done);
       this.written.set(name, done + data.byteLength);
+      while (this.inFlight.size >= MAX_WRITES_IN_FLIGHT) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+      if (this.writeFailure !== undefined) throw this.writeFailure;
+      written = this.start(writeAllAsync(fd, leBytes(data), this.layout.headerBytes.length + t.begin + done));
+      this.unflushedBytes += data.byteLength;
+      if (this.unflushedBytes >= FLUSH_EVERY_BYTES && this.flushing === undefined) {
+        this.unflushedBytes = 0;
+        // what is written by then goes to disk; its error fails commit (a later fsync would not report it again)
+        this.flushing = written.then(
+          () =>
+            fdatasyncAsync(fd).then(
+              () => (this.flushing = undefined),
+              (e: unknown) => {
+                this.writeFailure ??= wrap(e, this.path, 'fdatasync');
+                this.flushing = undefined;
+              },
+            ),
+          () => (this.flushing = undefined),
+        );
+      }
     });
+    return placed.then(() => written);
   }
 
   /** Checks every tensor is complete, fsyncs and renames over `path`. */
   commit(): Promise<void> {
     return this.enqueue(async (fd) => {
+      await this.settleWrites();
+      if (this.writeFailure !== undefined) throw this.writeFailure;
       for (const t of this.layout.tensors) {
         const done = this.written.get(t.name) ?? 0;
         if (done !== t.byteLength) {
@@ -369,10 +413,33 @@ export class SafetensorsWriter {
     return p;
   }
 
+  /** Tracks a running write; its failure discards the file and fails every later call. */
+  private start(io: Promise<void>): Promise<void> {
+    const settled = io.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inFlight.add(settled);
+    void settled.then(() => {
+      this.inFlight.delete(settled);
+      this.slotWaiters.shift()?.();
+    });
+    return io.catch(async (e: unknown) => {
+      this.writeFailure ??= wrap(e, this.path, 'write');
+      await this.discard();
+      throw this.writeFailure;
+    });
+  }
+
+  private async settleWrites(): Promise<void> {
+    while (this.inFlight.size > 0 || this.flushing !== undefined) await Promise.all([...this.inFlight, this.flushing]);
+  }
+
   private async discard(): Promise<void> {
     if (this.state !== 'open') return;
     this.state = 'discarded';
     this.detach();
+    await this.settleWrites(); // never close the fd under a running write
     const fd = this.fd;
     this.fd = null;
     if (fd !== null) await closeAsync(fd).catch(() => undefined);
