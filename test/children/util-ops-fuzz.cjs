@@ -3,7 +3,6 @@
 // crash kills this process, which test/util-ops.test.ts reports.
 //   node util-ops-fuzz.cjs <calls> <seed>  → one JSON summary line
 'use strict';
-const path = require('node:path');
 
 // the addon the library of dist/ loads (the test build, or QMM_BINDING_PATH)
 const { lib } = require('./dist.cjs');
