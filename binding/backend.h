@@ -53,8 +53,9 @@ struct QuantizeArgs {
   const CancelToken* cancel = nullptr;
 };
 
-// npu_dynamic_quant (per-token symmetric int8): scale[row] = max|x[row]| / 127,
-// out = sat_int8(rne(x / scale[row])).
+// npu_dynamic_quant (per-token symmetric int8), as the A2/A3 kernels compute it:
+// q = f32(127 / max|x[row]|), out = sat_int8(rne(x * q)), scale[row] = max * f32(1/127)
+// or 1/q by row length (docs/semantics.md §9.2).
 struct DynamicQuantArgs {
   TensorArg x;         // float16 / bfloat16 / float32, (..., k)
   TensorArg out;       // int8, x's shape
@@ -80,13 +81,17 @@ class Backend {
   virtual void dynamicQuant(const DynamicQuantArgs& a);
 
   // Device memory. The emulator never hands out device memory (its npu:N
-  // tensors are host buffers owned by JS), so its implementations throw.
+  // tensors are host buffers owned by JS), so these defaults throw
+  // ERR_QMM_UNSUPPORTED; a backend with hasDeviceMemory() overrides them all.
   virtual bool hasDeviceMemory() const { return false; }
-  virtual void* deviceAlloc(int /*device*/, size_t /*bytes*/) { return nullptr; }
-  virtual void deviceFree(int /*device*/, void* /*ptr*/) {}
-  virtual void copyToDevice(int /*device*/, void* /*dst*/, const void* /*src*/, size_t /*bytes*/) {}
-  virtual void copyToHost(int /*device*/, void* /*dst*/, const void* /*src*/, size_t /*bytes*/) {}
-  virtual void copyDeviceToDevice(int /*device*/, void* /*dst*/, const void* /*src*/, size_t /*bytes*/) {}
+  virtual void* deviceAlloc(int device, size_t bytes);
+  virtual void deviceFree(int device, void* ptr);
+  virtual void copyToDevice(int device, void* dst, const void* src, size_t bytes);
+  virtual void copyToHost(int device, void* dst, const void* src, size_t bytes);
+  virtual void copyDeviceToDevice(int device, void* dst, const void* src, size_t bytes);
+
+ private:
+  [[noreturn]] void noDeviceMemory(const char* call) const;
 };
 
 }  // namespace qmm

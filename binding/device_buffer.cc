@@ -1,59 +1,40 @@
 #include "device_buffer.h"
 
-#include "addon.h"
-
 namespace qmm {
 
+DeviceAllocation::~DeviceAllocation() {
+  try {
+    backend->deviceFree(device, ptr);
+  } catch (...) {
+    // a failed free at collection time has nowhere to be reported
+  }
+}
+
 Napi::Function DeviceBuffer::Init(Napi::Env env) {
-  return DefineClass(env, "DeviceBuffer",
-                     {InstanceMethod("free", &DeviceBuffer::Free),
-                      InstanceAccessor("byteLength", &DeviceBuffer::ByteLength, nullptr),
-                      InstanceAccessor("device", &DeviceBuffer::Device, nullptr)});
+  return define(env, {method<&DeviceBuffer::Free>(env, "free"), getter<&DeviceBuffer::ByteLength>("byteLength"),
+                      getter<&DeviceBuffer::Device>("device")});
 }
 
 Napi::Object DeviceBuffer::NewInstance(Napi::Env env, std::shared_ptr<Backend> backend, int device, void* ptr,
                                        size_t bytes) {
-  Napi::Object o = instanceData(env).deviceBufferCtor.New({});
-  DeviceBuffer* d = Napi::ObjectWrap<DeviceBuffer>::Unwrap(o);
-  d->backend_ = std::move(backend);
-  d->device_ = device;
-  d->ptr_ = ptr;
-  d->bytes_ = bytes;
+  // owned from here, so a failure to make the JS object still frees it
+  auto memory = std::make_shared<const DeviceAllocation>(std::move(backend), device, ptr, bytes);
+  Napi::Object o;
+  DeviceBuffer& d = construct(env, instanceData(env).deviceBufferCtor, &o);
+  d.memory_ = std::move(memory);
+  d.device_ = device;
   return o;
 }
 
-DeviceBuffer* DeviceBuffer::Unwrap(const Napi::Value& v) {
-  if (!v.IsObject()) return nullptr;
-  Napi::Object o = v.As<Napi::Object>();
-  Napi::Env env = v.Env();
-  bool is = false;
-  if (napi_instanceof(env, o, instanceData(env).deviceBufferCtor.Value(), &is) != napi_ok || !is) return nullptr;
-  return Napi::ObjectWrap<DeviceBuffer>::Unwrap(o);
-}
-
-DeviceBuffer::DeviceBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DeviceBuffer>(info) {}
-
-DeviceBuffer::~DeviceBuffer() { release(); }
-
-void DeviceBuffer::release() {
-  if (ptr_ != nullptr && backend_) {
-    try {
-      backend_->deviceFree(device_, ptr_);
-    } catch (...) {
-      // a failed free at collection time has nowhere to be reported
-    }
-  }
-  ptr_ = nullptr;
-  bytes_ = 0;
-}
+DeviceBuffer::DeviceBuffer(const Napi::CallbackInfo& info) : NativeClass<DeviceBuffer>(info) {}
 
 Napi::Value DeviceBuffer::Free(const Napi::CallbackInfo& info) {
-  release();
+  memory_.reset();
   return info.Env().Undefined();
 }
 
 Napi::Value DeviceBuffer::ByteLength(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(bytes_));
+  return Napi::Number::New(info.Env(), memory_ ? static_cast<double>(memory_->bytes) : 0.0);
 }
 
 Napi::Value DeviceBuffer::Device(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), device_); }

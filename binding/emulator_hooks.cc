@@ -52,9 +52,8 @@ Napi::Object makeEmulatorHooks(Napi::Env env) {
   o.Set("selectKernel", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), emu::kernelSelect(stringArg(info, 0, "kernel")));
   }));
-#ifdef QMM_TEST_HOOKS
+#ifdef QMM_TEST_HOOKS  // bench probes and pack counters, in the test build only
   o.Set("packs", makePackCounters(env));
-#endif
   o.Set("probeKernelPeakGops", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), emu::probeKernelPeakGops(numberArg(info, 0, "seconds", 0.01, 10)));
   }));
@@ -63,6 +62,7 @@ Napi::Object makeEmulatorHooks(Napi::Env env) {
     const double repeats = numberArg(info, 1, "repeats", 1, 100);
     return Napi::Number::New(info.Env(), emu::probeDramReadGBps(static_cast<size_t>(bytes), static_cast<int>(repeats)));
   }));
+#endif
   return o;
 }
 

@@ -1,7 +1,7 @@
 // The `emulator` object of the addon: the CPU kernel in use
-// (binding/emulator/kernel_info.h), the bench probes, and in a test build
-// (QMM_TEST_HOOKS) the counters of the packs owned by NZ weights
-// (binding/emulator/weight_packs.h).
+// (binding/emulator/kernel_info.h), and in a build with the test option
+// (QMM_TEST_HOOKS) the bench probes and the counters of the packs owned by NZ
+// weights (binding/emulator/weight_packs.h).
 #pragma once
 
 #include <napi.h>

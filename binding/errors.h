@@ -18,6 +18,7 @@ enum class ErrorCode {
   Backend,      // ERR_QMM_BACKEND
   Aborted,      // ERR_QMM_ABORTED
   File,         // ERR_QMM_FILE
+  Memory,       // ERR_QMM_MEMORY: host memory exhausted (std::bad_alloc)
   Internal,     // ERR_QMM_INTERNAL: a broken invariant inside the addon
 };
 
@@ -50,6 +51,10 @@ class QmmException : public std::runtime_error {
   std::string deviceMessage_;
   std::vector<std::string> tried_;
 };
+
+// Inside a catch block: the exception in flight as a QmmException
+// (std::bad_alloc -> ERR_QMM_MEMORY, any other -> ERR_QMM_INTERNAL).
+QmmException caughtAsQmm();
 
 [[noreturn]] inline void fail(ErrorCode code, const std::string& message) {
   throw QmmException(code, message);

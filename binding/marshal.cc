@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "device_buffer.h"
+#include "ops.h"
 #include "pack_owner.h"
 
 namespace qmm {
@@ -30,17 +30,61 @@ std::vector<int64_t> readIntArray(Napi::Env env, const Napi::Value& v, const std
   return out;
 }
 
+// Where the data of a tensor lives: a TypedArray, or a DeviceBuffer of `owner`.
+void readMemory(const Napi::Value& data, const std::string& name, const Backend& owner, KeepAlive& keep,
+                Memory& mem) {
+  if (data.IsTypedArray()) {
+    const HostBytes h = hostBytes(data);
+    mem = Memory{Memory::Kind::Host, h.ptr, h.bytes, -1};
+    keep.hold(data.As<Napi::Object>());
+    return;
+  }
+  DeviceBuffer* d = DeviceBuffer::unwrap(data);
+  if (d == nullptr) typeError(data.Env(), name + ".data must be a TypedArray or a DeviceBuffer");
+  std::shared_ptr<const DeviceAllocation> m = ownedMemory(*d, owner, name);
+  mem = Memory{Memory::Kind::Device, m->ptr, m->bytes, m->device};
+  keep.deviceMemory.push_back(std::move(m));
+}
+
 }  // namespace
 
-TensorArg readTensor(const Napi::Object& args, const char* key, KeepAlive& keep) {
-  Napi::Env env = args.Env();
+std::shared_ptr<const DeviceAllocation> ownedMemory(const DeviceBuffer& d, const Backend& owner,
+                                                    const std::string& what) {
+  const std::shared_ptr<const DeviceAllocation>& m = d.allocation();
+  if (!m) throw QmmException(ErrorCode::Device, what + ": its device memory was already freed");
+  if (m->backend.get() != &owner)
+    throw QmmException(ErrorCode::Device, what + ": its device memory belongs to the " + m->backend->info().name +
+                                              " backend, but this call runs on the " + owner.info().name + " backend");
+  return m;
+}
+
+HostBytes hostBytes(const Napi::Value& typedArray) {
+  // napi_get_typedarray_info rather than TypedArray::ArrayBuffer(): it also
+  // reads views of a SharedArrayBuffer, and gives null for a detached one
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  if (napi_get_typedarray_info(typedArray.Env(), typedArray, &type, &length, &data, &buffer, &offset) != napi_ok)
+    typeError(typedArray.Env(), "expected a TypedArray");
+  if (data == nullptr) return {};
+  return {static_cast<uint8_t*>(data), typedArray.As<Napi::TypedArray>().ByteLength()};
+}
+
+ArgReader::ArgReader(const Napi::Value& args, const Backend& owner, KeepAlive& keep) : owner_(owner), keep_(keep) {
+  if (!args.IsObject()) typeError(args.Env(), "expected an arguments object");
+  args_ = args.As<Napi::Object>();
+}
+
+ArgReader& ArgReader::tensor(const char* key, TensorArg& t) {
+  Napi::Env env = args_.Env();
   const std::string name(key);
-  Napi::Value v = args.Get(key);
+  Napi::Value v = args_.Get(key);
   if (!v.IsObject()) typeError(env, name + " must be a tensor descriptor object");
   Napi::Object o = v.As<Napi::Object>();
-  TensorArg t;
   const int64_t dt = readInt(env, o.Get("dtype"), name + ".dtype");
-  if (!isKnownDType(static_cast<int32_t>(dt))) typeError(env, name + ".dtype is not a known dtype code");
+  if (!isKnownDType(static_cast<int32_t>(dt)) || dt != static_cast<int32_t>(dt))
+    typeError(env, name + ".dtype is not a known dtype code");
   t.dtype = static_cast<DType>(dt);
   const int64_t fmt = readInt(env, o.Get("format"), name + ".format");
   if (fmt != static_cast<int64_t>(Format::ND) && fmt != static_cast<int64_t>(Format::FractalNZ))
@@ -50,49 +94,38 @@ TensorArg readTensor(const Napi::Object& args, const char* key, KeepAlive& keep)
   t.strides = readIntArray(env, o.Get("strides"), name + ".strides");
   t.offset = readInt(env, o.Get("offset"), name + ".offset");
   t.storageShape = readIntArray(env, o.Get("storageShape"), name + ".storageShape");
-
-  Napi::Value data = o.Get("data");
-  if (data.IsTypedArray()) {
-    Napi::TypedArray ta = data.As<Napi::TypedArray>();
-    Napi::ArrayBuffer ab = ta.ArrayBuffer();
-    t.mem.kind = Memory::Kind::Host;
-    t.mem.ptr = ab.Data() == nullptr ? nullptr : static_cast<uint8_t*>(ab.Data()) + ta.ByteOffset();
-    t.mem.bytes = ab.Data() == nullptr ? 0 : ta.ByteLength();
-    keep.hold(ta);
-    // an NZ weight's emulator packs are owned by its buffer (emulator/weight_packs.h)
-    if (t.format == Format::FractalNZ && ab.Data() != nullptr) t.packs = weightPacksOf(ab, ab.Data());
-  } else if (DeviceBuffer* d = DeviceBuffer::Unwrap(data)) {
-    t.mem.kind = Memory::Kind::Device;
-    t.mem.ptr = d->ptr();
-    t.mem.bytes = d->bytes();
-    t.mem.device = d->device();
-    if (d->ptr() == nullptr) throw QmmException(ErrorCode::Device, name + ": its device memory was already freed");
-    keep.hold(data.As<Napi::Object>());
-  } else {
-    typeError(env, name + ".data must be a TypedArray or a DeviceBuffer");
-  }
+  readMemory(o.Get("data"), name, owner_, keep_, t.mem);
+  // an NZ weight's emulator packs are owned by its buffer (emulator/weight_packs.h)
+  if (t.format == Format::FractalNZ && t.mem.kind == Memory::Kind::Host && t.mem.ptr != nullptr)
+    t.packs = weightPacksOf(o.Get("data"));
   checkTensorBounds(t, key);
-  return t;
+  return *this;
 }
 
-std::optional<TensorArg> readOptionalTensor(const Napi::Object& args, const char* key, KeepAlive& keep) {
-  Napi::Value v = args.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return std::nullopt;
-  return readTensor(args, key, keep);
-}
-
-Napi::Error toJsError(Napi::Env env, const QmmException& e) {
-  Napi::Error err = Napi::Error::New(env, e.what());
-  err.Set("code", Napi::String::New(env, errorCodeName(e.code())));
-  if (e.status() != 0) err.Set("status", Napi::Number::New(env, static_cast<double>(e.status())));
-  if (!e.call().empty()) err.Set("call", Napi::String::New(env, e.call()));
-  if (!e.deviceMessage().empty()) err.Set("deviceMessage", Napi::String::New(env, e.deviceMessage()));
-  if (!e.tried().empty()) {
-    Napi::Array tried = Napi::Array::New(env, e.tried().size());
-    for (uint32_t i = 0; i < e.tried().size(); ++i) tried.Set(i, Napi::String::New(env, e.tried()[i]));
-    err.Set("tried", tried);
+ArgReader& ArgReader::optional(const char* key, std::optional<TensorArg>& out) {
+  Napi::Value v = args_.Get(key);
+  if (v.IsUndefined() || v.IsNull()) {
+    out.reset();
+    return *this;
   }
-  return err;
+  return tensor(key, out.emplace());
+}
+
+ArgReader& ArgReader::int32(const char* key, int& out) {
+  const int64_t v = readInt(args_.Env(), args_.Get(key), key);
+  if (v != static_cast<int32_t>(v)) throw Napi::RangeError::New(args_.Env(), std::string(key) + " must fit in int32");
+  out = static_cast<int>(v);
+  return *this;
+}
+
+ArgReader& ArgReader::cancel(std::shared_ptr<CancelToken>& out) {
+  Napi::Value v = args_.Get("cancel");
+  if (v.IsUndefined() || v.IsNull()) return *this;
+  CancelTokenWrap* w = CancelTokenWrap::unwrap(v);
+  if (w == nullptr) typeError(args_.Env(), "cancel must be a CancelToken");
+  keep_.hold(v.As<Napi::Object>());
+  out = w->token();
+  return *this;
 }
 
 }  // namespace qmm

@@ -1,9 +1,9 @@
 #include "ops.h"
 
-#include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
-#include "addon.h"
 #include "device_buffer.h"
 #include "marshal.h"
 
@@ -12,23 +12,6 @@ namespace qmm {
 namespace {
 
 [[noreturn]] void typeError(Napi::Env env, const std::string& msg) { throw Napi::TypeError::New(env, msg); }
-
-Napi::Object argsObject(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsObject()) typeError(info.Env(), "expected an arguments object");
-  return info[0].As<Napi::Object>();
-}
-
-std::shared_ptr<CancelToken> readCancel(const Napi::Object& args, KeepAlive& keep) {
-  Napi::Value v = args.Get("cancel");
-  if (v.IsUndefined() || v.IsNull()) return nullptr;
-  Napi::Env env = args.Env();
-  bool is = false;
-  if (!v.IsObject() ||
-      napi_instanceof(env, v, instanceData(env).cancelTokenCtor.Value(), &is) != napi_ok || !is)
-    typeError(env, "cancel must be a CancelToken");
-  keep.hold(v.As<Napi::Object>());
-  return Napi::ObjectWrap<CancelTokenWrap>::Unwrap(v.As<Napi::Object>())->token();
-}
 
 // One op call: arguments read on the JS thread, `run` executed either
 // inline (sync) or on a worker thread (async), then the JS side resolved.
@@ -55,12 +38,8 @@ void executeOp(napi_env /*env*/, void* data) {
     if (op->call->cancel && op->call->cancel->cancelled.load())
       throw QmmException(ErrorCode::Aborted, "the operation was aborted");
     op->call->run();
-  } catch (const QmmException& e) {
-    op->error = std::make_unique<QmmException>(e);
-  } catch (const std::bad_alloc&) {
-    op->error = std::make_unique<QmmException>(ErrorCode::Shape, "out of host memory for this operation");
-  } catch (const std::exception& e) {
-    op->error = std::make_unique<QmmException>(ErrorCode::Internal, e.what());
+  } catch (...) {
+    op->error = std::make_unique<QmmException>(caughtAsQmm());
   }
 }
 
@@ -101,13 +80,7 @@ void completeOp(napi_env env, napi_status status, void* data) {
 }
 
 Napi::Value runSync(Napi::Env env, OpCall& call) {
-  try {
-    call.run();
-  } catch (const QmmException& e) {
-    throw toJsError(env, e);
-  } catch (const std::bad_alloc&) {
-    throw toJsError(env, QmmException(ErrorCode::Shape, "out of host memory for this operation"));
-  }
+  call.run();
   return env.Undefined();
 }
 
@@ -118,103 +91,76 @@ Napi::Value runAsync(Napi::Env env, std::unique_ptr<OpCall> call) {
   if (napi_create_promise(env, &op->deferred, &promise) != napi_ok ||
       napi_create_string_utf8(env, "qmm-op", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_create_async_work(env, nullptr, name, executeOp, completeOp, op.get(), &op->work) != napi_ok)
-    throw Napi::Error::New(env, "could not start the operation");
+    throw QmmException(ErrorCode::Internal, "could not start the operation");
   if (napi_queue_async_work(env, op->work) != napi_ok) {
     napi_delete_async_work(env, op->work);
-    throw Napi::Error::New(env, "could not queue the operation");
+    throw QmmException(ErrorCode::Internal, "could not queue the operation");
   }
   op.release();  // owned by completeOp from here
   return Napi::Value(env, promise);
 }
 
-// Marshals the arguments of each op (QmmException while reading is turned
-// into a JS error by the caller).
-std::unique_ptr<OpCall> quantMatmulCall(const Napi::CallbackInfo& info, const std::shared_ptr<Backend>& backend) {
-  Napi::Object o = argsObject(info);
+// The JS keys of each op's arguments (backend.h has what they mean).
+void readArgs(ArgReader& in, QuantMatmulArgs& a) {
+  in.tensor("x1", a.x1).tensor("x2", a.x2).tensor("scale", a.scale).optional("offset", a.offset);
+  in.optional("pertokenScale", a.pertokenScale).optional("bias", a.bias).tensor("out", a.out);
+}
+void readArgs(ArgReader& in, TransQuantParamArgs& a) {
+  in.tensor("scale", a.scale).optional("offset", a.offset).int32("roundMode", a.roundMode).tensor("out", a.out);
+}
+void readArgs(ArgReader& in, FormatCastArgs& a) { in.tensor("src", a.src).tensor("dst", a.dst); }
+void readArgs(ArgReader& in, QuantizeArgs& a) {
+  in.tensor("x", a.x).tensor("scale", a.scale).optional("offset", a.offset).tensor("out", a.out);
+}
+void readArgs(ArgReader& in, DynamicQuantArgs& a) {
+  in.tensor("x", a.x).tensor("out", a.out).tensor("scaleOut", a.scaleOut);
+}
+
+using ReadCall = std::unique_ptr<OpCall> (*)(const Napi::CallbackInfo&, const std::shared_ptr<Backend>&);
+
+// Reads an op's argument object and binds the Backend method that runs it.
+template <typename Args, void (Backend::*Run)(const Args&)>
+std::unique_ptr<OpCall> readCall(const Napi::CallbackInfo& info, const std::shared_ptr<Backend>& backend) {
   auto call = std::make_unique<OpCall>();
-  auto args = std::make_shared<QuantMatmulArgs>();
-  args->x1 = readTensor(o, "x1", call->keep);
-  args->x2 = readTensor(o, "x2", call->keep);
-  args->scale = readTensor(o, "scale", call->keep);
-  args->offset = readOptionalTensor(o, "offset", call->keep);
-  args->pertokenScale = readOptionalTensor(o, "pertokenScale", call->keep);
-  args->bias = readOptionalTensor(o, "bias", call->keep);
-  args->out = readTensor(o, "out", call->keep);
-  call->cancel = readCancel(o, call->keep);
+  auto args = std::make_shared<Args>();
+  ArgReader in(info[0], *backend, call->keep);
+  readArgs(in, *args);
+  in.cancel(call->cancel);
   args->cancel = call->cancel.get();
-  call->run = [backend, args] { backend->quantMatmul(*args); };
+  call->run = [backend, args] { (backend.get()->*Run)(*args); };
   return call;
 }
 
-std::unique_ptr<OpCall> transQuantParamCall(const Napi::CallbackInfo& info, const std::shared_ptr<Backend>& backend) {
-  Napi::Object o = argsObject(info);
-  auto call = std::make_unique<OpCall>();
-  auto args = std::make_shared<TransQuantParamArgs>();
-  args->scale = readTensor(o, "scale", call->keep);
-  args->offset = readOptionalTensor(o, "offset", call->keep);
-  Napi::Value rm = o.Get("roundMode");
-  if (!rm.IsNumber()) typeError(info.Env(), "roundMode must be a number");
-  args->roundMode = rm.As<Napi::Number>().Int32Value();
-  args->out = readTensor(o, "out", call->keep);
-  call->cancel = readCancel(o, call->keep);
-  args->cancel = call->cancel.get();
-  call->run = [backend, args] { backend->transQuantParam(*args); };
-  return call;
+// Every op: `name` returns a Promise (worker thread), `syncName` blocks.
+struct OpEntry {
+  const char* name;
+  const char* syncName;
+  ReadCall read;
+};
+
+const OpEntry kOps[] = {
+    {"quantMatmul", "quantMatmulSync", &readCall<QuantMatmulArgs, &Backend::quantMatmul>},
+    {"transQuantParam", "transQuantParamSync", &readCall<TransQuantParamArgs, &Backend::transQuantParam>},
+    {"formatCast", "formatCastSync", &readCall<FormatCastArgs, &Backend::formatCast>},
+    {"quantize", "quantizeSync", &readCall<QuantizeArgs, &Backend::quantize>},
+    {"dynamicQuant", "dynamicQuantSync", &readCall<DynamicQuantArgs, &Backend::dynamicQuant>},
+};
+
+template <bool Async>
+Napi::Value opMethod(const Napi::CallbackInfo& info) {
+  BackendHandle& self = BackendHandle::self(info);
+  const auto* op = static_cast<const OpEntry*>(info.Data());
+  return guarded(info.Env(), [&] {
+    std::unique_ptr<OpCall> call = op->read(info, self.backend());
+    return Async ? runAsync(info.Env(), std::move(call)) : runSync(info.Env(), *call);
+  });
 }
 
-std::unique_ptr<OpCall> formatCastCall(const Napi::CallbackInfo& info, const std::shared_ptr<Backend>& backend) {
-  Napi::Object o = argsObject(info);
-  auto call = std::make_unique<OpCall>();
-  auto args = std::make_shared<FormatCastArgs>();
-  args->src = readTensor(o, "src", call->keep);
-  args->dst = readTensor(o, "dst", call->keep);
-  call->cancel = readCancel(o, call->keep);
-  args->cancel = call->cancel.get();
-  call->run = [backend, args] { backend->formatCast(*args); };
-  return call;
-}
-
-std::unique_ptr<OpCall> quantizeCall(const Napi::CallbackInfo& info, const std::shared_ptr<Backend>& backend) {
-  Napi::Object o = argsObject(info);
-  auto call = std::make_unique<OpCall>();
-  auto args = std::make_shared<QuantizeArgs>();
-  args->x = readTensor(o, "x", call->keep);
-  args->scale = readTensor(o, "scale", call->keep);
-  args->offset = readOptionalTensor(o, "offset", call->keep);
-  args->out = readTensor(o, "out", call->keep);
-  call->cancel = readCancel(o, call->keep);
-  args->cancel = call->cancel.get();
-  call->run = [backend, args] { backend->quantize(*args); };
-  return call;
-}
-
-std::unique_ptr<OpCall> dynamicQuantCall(const Napi::CallbackInfo& info, const std::shared_ptr<Backend>& backend) {
-  Napi::Object o = argsObject(info);
-  auto call = std::make_unique<OpCall>();
-  auto args = std::make_shared<DynamicQuantArgs>();
-  args->x = readTensor(o, "x", call->keep);
-  args->out = readTensor(o, "out", call->keep);
-  args->scaleOut = readTensor(o, "scaleOut", call->keep);
-  call->cancel = readCancel(o, call->keep);
-  args->cancel = call->cancel.get();
-  call->run = [backend, args] { backend->dynamicQuant(*args); };
-  return call;
-}
-
-template <typename F>
-Napi::Value guarded(Napi::Env env, F&& f) {
-  try {
-    return f();
-  } catch (const QmmException& e) {
-    throw toJsError(env, e);
-  }
-}
-
-DeviceBuffer* deviceArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  DeviceBuffer* d = i < info.Length() ? DeviceBuffer::Unwrap(info[i]) : nullptr;
+std::shared_ptr<const DeviceAllocation> deviceArg(const Napi::CallbackInfo& info, size_t i, const char* what,
+                                                  const Backend& owner) {
+  DeviceBuffer* d = i < info.Length() ? DeviceBuffer::unwrap(info[i]) : nullptr;
   if (d == nullptr) typeError(info.Env(), std::string(what) + " must be a DeviceBuffer");
-  if (d->ptr() == nullptr) throw QmmException(ErrorCode::Device, std::string(what) + ": device memory already freed");
-  return d;
+  return ownedMemory(*d, owner, what);
 }
 
 size_t sizeArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
@@ -225,9 +171,9 @@ size_t sizeArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
   return static_cast<size_t>(d);
 }
 
-Napi::TypedArray hostArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+HostBytes hostArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
   if (i >= info.Length() || !info[i].IsTypedArray()) typeError(info.Env(), std::string(what) + " must be a TypedArray");
-  return info[i].As<Napi::TypedArray>();
+  return hostBytes(info[i]);
 }
 
 void checkRange(size_t offset, size_t count, size_t size, const char* what) {
@@ -240,144 +186,97 @@ void checkRange(size_t offset, size_t count, size_t size, const char* what) {
 }  // namespace
 
 Napi::Function BackendHandle::Init(Napi::Env env) {
-  return DefineClass(env, "BackendHandle",
-                     {InstanceMethod("info", &BackendHandle::Info),
-                      InstanceMethod("quantMatmul", &BackendHandle::QuantMatmul),
-                      InstanceMethod("quantMatmulSync", &BackendHandle::QuantMatmulSync),
-                      InstanceMethod("transQuantParam", &BackendHandle::TransQuantParam),
-                      InstanceMethod("transQuantParamSync", &BackendHandle::TransQuantParamSync),
-                      InstanceMethod("formatCast", &BackendHandle::FormatCast),
-                      InstanceMethod("formatCastSync", &BackendHandle::FormatCastSync),
-                      InstanceMethod("quantize", &BackendHandle::Quantize),
-                      InstanceMethod("quantizeSync", &BackendHandle::QuantizeSync),
-                      InstanceMethod("dynamicQuant", &BackendHandle::DynamicQuant),
-                      InstanceMethod("dynamicQuantSync", &BackendHandle::DynamicQuantSync),
-                      InstanceMethod("alloc", &BackendHandle::Alloc),
-                      InstanceMethod("upload", &BackendHandle::Upload),
-                      InstanceMethod("download", &BackendHandle::Download),
-                      InstanceMethod("copyDevice", &BackendHandle::CopyDevice)});
+  std::vector<Napi::PropertyDescriptor> members = {
+      method<&BackendHandle::Info>(env, "info"), method<&BackendHandle::Alloc>(env, "alloc"),
+      method<&BackendHandle::Upload>(env, "upload"), method<&BackendHandle::Download>(env, "download"),
+      method<&BackendHandle::CopyDevice>(env, "copyDevice")};
+  for (const OpEntry& op : kOps) {
+    void* row = const_cast<OpEntry*>(&op);
+    members.push_back(Napi::PropertyDescriptor::Value(op.name, Napi::Function::New<&opMethod<true>>(env, op.name, row),
+                                                      napi_default_method));
+    members.push_back(Napi::PropertyDescriptor::Value(
+        op.syncName, Napi::Function::New<&opMethod<false>>(env, op.syncName, row), napi_default_method));
+  }
+  return define(env, members);
 }
 
 Napi::Object BackendHandle::NewInstance(Napi::Env env, std::shared_ptr<Backend> backend) {
-  Napi::Object o = instanceData(env).backendCtor.New({});
-  Napi::ObjectWrap<BackendHandle>::Unwrap(o)->backend_ = std::move(backend);
+  Napi::Object o;
+  construct(env, instanceData(env).backendCtor, &o).backend_ = std::move(backend);
   return o;
 }
 
-BackendHandle::BackendHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BackendHandle>(info) {}
+BackendHandle::BackendHandle(const Napi::CallbackInfo& info) : NativeClass<BackendHandle>(info) {}
 
 Napi::Value BackendHandle::Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return guarded(env, [&]() -> Napi::Value {
-    const BackendInfo bi = backend_->info();
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("name", bi.name);
-    o.Set("detail", bi.detail);
-    o.Set("deviceCount", bi.deviceCount);
-    o.Set("hasDeviceMemory", backend_->hasDeviceMemory());
-    return o;
-  });
-}
-
-Napi::Value BackendHandle::QuantMatmul(const Napi::CallbackInfo& info) {
-  return guarded(info.Env(), [&] { return runAsync(info.Env(), quantMatmulCall(info, backend_)); });
-}
-Napi::Value BackendHandle::QuantMatmulSync(const Napi::CallbackInfo& info) {
-  return guarded(info.Env(), [&] { return runSync(info.Env(), *quantMatmulCall(info, backend_)); });
-}
-Napi::Value BackendHandle::TransQuantParam(const Napi::CallbackInfo& info) {
-  return guarded(info.Env(), [&] { return runAsync(info.Env(), transQuantParamCall(info, backend_)); });
-}
-Napi::Value BackendHandle::TransQuantParamSync(const Napi::CallbackInfo& info) {
-  return guarded(info.Env(), [&] { return runSync(info.Env(), *transQuantParamCall(info, backend_)); });
-}
-Napi::Value BackendHandle::FormatCast(const Napi::CallbackInfo& info) {
-  return guarded(info.Env(), [&] { return runAsync(info.Env(), formatCastCall(info, backend_)); });
-}
-Napi::Value BackendHandle::FormatCastSync(const Napi::CallbackInfo& info) {
-  return guarded(info.Env(), [&] { return runSync(info.Env(), *formatCastCall(info, backend_)); });
-}
-
-Napi::Value BackendHandle::Quantize(const Napi::CallbackInfo& info) {
-  return guarded(info.Env(), [&] { return runAsync(info.Env(), quantizeCall(info, backend_)); });
-}
-Napi::Value BackendHandle::QuantizeSync(const Napi::CallbackInfo& info) {
-  return guarded(info.Env(), [&] { return runSync(info.Env(), *quantizeCall(info, backend_)); });
-}
-Napi::Value BackendHandle::DynamicQuant(const Napi::CallbackInfo& info) {
-  return guarded(info.Env(), [&] { return runAsync(info.Env(), dynamicQuantCall(info, backend_)); });
-}
-Napi::Value BackendHandle::DynamicQuantSync(const Napi::CallbackInfo& info) {
-  return guarded(info.Env(), [&] { return runSync(info.Env(), *dynamicQuantCall(info, backend_)); });
+  const BackendInfo bi = backend_->info();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("name", bi.name);
+  o.Set("detail", bi.detail);
+  o.Set("deviceCount", bi.deviceCount);
+  o.Set("hasDeviceMemory", backend_->hasDeviceMemory());
+  return o;
 }
 
 // alloc(device, bytes) -> DeviceBuffer
 Napi::Value BackendHandle::Alloc(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return guarded(env, [&]() -> Napi::Value {
-    if (!backend_->hasDeviceMemory())
-      throw QmmException(ErrorCode::Backend, "this backend keeps npu tensors in host memory");
-    const size_t device = sizeArg(info, 0, "device");
-    const size_t bytes = sizeArg(info, 1, "bytes");
-    void* p = backend_->deviceAlloc(static_cast<int>(device), bytes);
-    return DeviceBuffer::NewInstance(env, backend_, static_cast<int>(device), p, bytes);
-  });
+  if (!backend_->hasDeviceMemory())
+    throw QmmException(ErrorCode::Backend, "this backend keeps npu tensors in host memory");
+  const size_t device = sizeArg(info, 0, "device");
+  const size_t bytes = sizeArg(info, 1, "bytes");
+  if (device > 65535) throw Napi::RangeError::New(info.Env(), "device must be at most 65535");
+  void* p = backend_->deviceAlloc(static_cast<int>(device), bytes);
+  return DeviceBuffer::NewInstance(info.Env(), backend_, static_cast<int>(device), p, bytes);
 }
 
 // upload(dst: DeviceBuffer, dstByteOffset, src: TypedArray)
 Napi::Value BackendHandle::Upload(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return guarded(env, [&]() -> Napi::Value {
-    DeviceBuffer* d = deviceArg(info, 0, "dst");
-    const size_t off = sizeArg(info, 1, "dstByteOffset");
-    Napi::TypedArray src = hostArg(info, 2, "src");
-    checkRange(off, src.ByteLength(), d->bytes(), "upload");
-    const auto* p = static_cast<const uint8_t*>(src.ArrayBuffer().Data()) + src.ByteOffset();
-    backend_->copyToDevice(d->device(), static_cast<uint8_t*>(d->ptr()) + off, p, src.ByteLength());
-    return env.Undefined();
-  });
+  const auto d = deviceArg(info, 0, "dst", *backend_);
+  const size_t off = sizeArg(info, 1, "dstByteOffset");
+  const HostBytes src = hostArg(info, 2, "src");
+  checkRange(off, src.bytes, d->bytes, "upload");
+  backend_->copyToDevice(d->device, static_cast<uint8_t*>(d->ptr) + off, src.ptr, src.bytes);
+  return info.Env().Undefined();
 }
 
 // download(src: DeviceBuffer, srcByteOffset, dst: TypedArray)
 Napi::Value BackendHandle::Download(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return guarded(env, [&]() -> Napi::Value {
-    DeviceBuffer* d = deviceArg(info, 0, "src");
-    const size_t off = sizeArg(info, 1, "srcByteOffset");
-    Napi::TypedArray dst = hostArg(info, 2, "dst");
-    checkRange(off, dst.ByteLength(), d->bytes(), "download");
-    auto* p = static_cast<uint8_t*>(dst.ArrayBuffer().Data()) + dst.ByteOffset();
-    backend_->copyToHost(d->device(), p, static_cast<const uint8_t*>(d->ptr()) + off, dst.ByteLength());
-    return env.Undefined();
-  });
+  const auto s = deviceArg(info, 0, "src", *backend_);
+  const size_t off = sizeArg(info, 1, "srcByteOffset");
+  const HostBytes dst = hostArg(info, 2, "dst");
+  checkRange(off, dst.bytes, s->bytes, "download");
+  backend_->copyToHost(s->device, dst.ptr, static_cast<const uint8_t*>(s->ptr) + off, dst.bytes);
+  return info.Env().Undefined();
 }
 
 // copyDevice(dst, dstByteOffset, src, srcByteOffset, bytes)
 Napi::Value BackendHandle::CopyDevice(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return guarded(env, [&]() -> Napi::Value {
-    DeviceBuffer* dst = deviceArg(info, 0, "dst");
-    const size_t dOff = sizeArg(info, 1, "dstByteOffset");
-    DeviceBuffer* src = deviceArg(info, 2, "src");
-    const size_t sOff = sizeArg(info, 3, "srcByteOffset");
-    const size_t bytes = sizeArg(info, 4, "bytes");
-    checkRange(dOff, bytes, dst->bytes(), "copyDevice dst");
-    checkRange(sOff, bytes, src->bytes(), "copyDevice src");
-    if (dst->device() != src->device())
-      throw QmmException(ErrorCode::Device, "copyDevice between different devices is not supported");
-    backend_->copyDeviceToDevice(dst->device(), static_cast<uint8_t*>(dst->ptr()) + dOff,
-                                 static_cast<const uint8_t*>(src->ptr()) + sOff, bytes);
-    return env.Undefined();
-  });
+  const auto dst = deviceArg(info, 0, "dst", *backend_);
+  const size_t dOff = sizeArg(info, 1, "dstByteOffset");
+  const auto src = deviceArg(info, 2, "src", *backend_);
+  const size_t sOff = sizeArg(info, 3, "srcByteOffset");
+  const size_t bytes = sizeArg(info, 4, "bytes");
+  checkRange(dOff, bytes, dst->bytes, "copyDevice dst");
+  checkRange(sOff, bytes, src->bytes, "copyDevice src");
+  if (dst->device != src->device)
+    throw QmmException(ErrorCode::Device, "copyDevice between different devices is not supported");
+  backend_->copyDeviceToDevice(dst->device, static_cast<uint8_t*>(dst->ptr) + dOff,
+                               static_cast<const uint8_t*>(src->ptr) + sOff, bytes);
+  return info.Env().Undefined();
 }
 
 Napi::Function CancelTokenWrap::Init(Napi::Env env) {
-  return DefineClass(env, "CancelToken",
-                     {InstanceMethod("cancel", &CancelTokenWrap::Cancel),
-                      InstanceAccessor("cancelled", &CancelTokenWrap::Cancelled, nullptr)});
+  return define(env, {method<&CancelTokenWrap::Cancel>(env, "cancel"), getter<&CancelTokenWrap::Cancelled>("cancelled")});
 }
 
-CancelTokenWrap::CancelTokenWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CancelTokenWrap>(info) {}
+Napi::Value CancelTokenWrap::Create(const Napi::CallbackInfo& info) {
+  Napi::Object o;
+  construct(info.Env(), instanceData(info.Env()).cancelTokenCtor, &o);
+  return o;
+}
+
+CancelTokenWrap::CancelTokenWrap(const Napi::CallbackInfo& info) : NativeClass<CancelTokenWrap>(info) {}
 
 Napi::Value CancelTokenWrap::Cancel(const Napi::CallbackInfo& info) {
   token_->cancelled.store(true);

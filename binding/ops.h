@@ -1,33 +1,29 @@
-// The JS-facing backend handle: argument marshaling, sync entry points and
-// Promise entry points that run on a worker thread (AsyncWorker).
+// The JS-facing backend handle: one Promise and one sync method per op (both
+// from the op table in ops.cc), device memory, and the cancel token.
 #pragma once
 
 #include <napi.h>
 
 #include <memory>
 
+#include "addon.h"
 #include "backend.h"
 
 namespace qmm {
 
-class BackendHandle : public Napi::ObjectWrap<BackendHandle> {
+class BackendHandle : public NativeClass<BackendHandle> {
  public:
+  static constexpr const char* kClassName = "BackendHandle";
+  static constexpr napi_type_tag kTypeTag = {0x2f8b6e1d94c35a07ULL, 0xc41e7a0b5d9f2368ULL};
+
   static Napi::Function Init(Napi::Env env);
   static Napi::Object NewInstance(Napi::Env env, std::shared_ptr<Backend> backend);
   explicit BackendHandle(const Napi::CallbackInfo& info);
 
+  const std::shared_ptr<Backend>& backend() const { return backend_; }
+
  private:
   Napi::Value Info(const Napi::CallbackInfo& info);
-  Napi::Value QuantMatmul(const Napi::CallbackInfo& info);
-  Napi::Value QuantMatmulSync(const Napi::CallbackInfo& info);
-  Napi::Value TransQuantParam(const Napi::CallbackInfo& info);
-  Napi::Value TransQuantParamSync(const Napi::CallbackInfo& info);
-  Napi::Value FormatCast(const Napi::CallbackInfo& info);
-  Napi::Value FormatCastSync(const Napi::CallbackInfo& info);
-  Napi::Value Quantize(const Napi::CallbackInfo& info);
-  Napi::Value QuantizeSync(const Napi::CallbackInfo& info);
-  Napi::Value DynamicQuant(const Napi::CallbackInfo& info);
-  Napi::Value DynamicQuantSync(const Napi::CallbackInfo& info);
   Napi::Value Alloc(const Napi::CallbackInfo& info);
   Napi::Value Upload(const Napi::CallbackInfo& info);
   Napi::Value Download(const Napi::CallbackInfo& info);
@@ -36,10 +32,14 @@ class BackendHandle : public Napi::ObjectWrap<BackendHandle> {
   std::shared_ptr<Backend> backend_;
 };
 
-// new CancelToken(); token.cancel(): handed to ops as args.cancel.
-class CancelTokenWrap : public Napi::ObjectWrap<CancelTokenWrap> {
+// createCancelToken(); token.cancel(): handed to ops as args.cancel.
+class CancelTokenWrap : public NativeClass<CancelTokenWrap> {
  public:
+  static constexpr const char* kClassName = "CancelToken";
+  static constexpr napi_type_tag kTypeTag = {0x83a0d5c27e6b1f49ULL, 0x1b7d4e9a60c2f385ULL};
+
   static Napi::Function Init(Napi::Env env);
+  static Napi::Value Create(const Napi::CallbackInfo& info);
   explicit CancelTokenWrap(const Napi::CallbackInfo& info);
   std::shared_ptr<CancelToken> token() const { return token_; }
 

@@ -18,9 +18,15 @@ void finalize(napi_env, void* data, void*) { delete static_cast<Holder*>(data); 
 
 }  // namespace
 
-std::shared_ptr<emu::WeightPacks> weightPacksOf(const Napi::Value& buffer, const void* base) {
-  napi_env env = buffer.Env();
-  napi_value v = buffer;
+std::shared_ptr<emu::WeightPacks> weightPacksOf(const Napi::Value& view) {
+  napi_env env = view.Env();
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  void* data = nullptr;  // the view's first byte: the buffer's bytes start `offset` before
+  napi_value v;          // the buffer
+  if (napi_get_typedarray_info(env, view, &type, &length, &data, &v, &offset) != napi_ok || data == nullptr)
+    return nullptr;
+  const void* base = static_cast<const uint8_t*>(data) - offset;
   bool ours = false;
   if (napi_check_object_type_tag(env, v, &kPacksTag, &ours) != napi_ok) return nullptr;
   void* wrapped = nullptr;

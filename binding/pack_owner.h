@@ -13,10 +13,10 @@ namespace emu {
 class WeightPacks;
 }
 
-// The packs of the ArrayBuffer (or SharedArrayBuffer) `buffer`, whose bytes
-// start at `base`: made and attached on first call. Null when the object
-// cannot carry them (another addon already wrapped it); the op then packs the
-// weight for that call only.
-std::shared_ptr<emu::WeightPacks> weightPacksOf(const Napi::Value& buffer, const void* base);
+// The packs of the buffer (ArrayBuffer or SharedArrayBuffer) under the
+// TypedArray `view`: made and attached to the buffer on first call. Null when
+// the buffer cannot carry them (another addon already wrapped it); the op then
+// packs the weight for that call only.
+std::shared_ptr<emu::WeightPacks> weightPacksOf(const Napi::Value& view);
 
 }  // namespace qmm

@@ -36,6 +36,11 @@ enum class Format : int32_t {
   FractalNZ = 29,
 };
 
+// Every code above, for the addon's `constants` export.
+constexpr DType kDTypes[] = {DType::Float32, DType::Float16, DType::Int8,   DType::Int32,
+                             DType::UInt8,   DType::Int64,   DType::UInt64, DType::BFloat16};
+constexpr Format kFormats[] = {Format::ND, Format::FractalNZ};
+
 constexpr int kMaxRank = 8;
 
 bool isKnownDType(int32_t code);

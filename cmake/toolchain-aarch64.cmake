@@ -1,6 +1,8 @@
 # Cross compilation for aarch64 Linux with Debian's crossbuild-essential-arm64
-# (aarch64-linux-gnu-gcc/g++). Used by scripts/prebuild.cjs (--arch arm64) and
-# scripts/cross-arm64.sh. Run the results with qemu-aarch64 -L /usr/aarch64-linux-gnu.
+# (aarch64-linux-gnu-gcc/g++). Used by scripts/dev/build-prebuilds.cjs (the
+# linux-arm64 release binary) and scripts/dev/arm64-selftest.cjs (the kernel
+# self-test). Run the results with qemu-aarch64 -L /usr/aarch64-linux-gnu; CTest
+# does so through CMAKE_CROSSCOMPILING_EMULATOR.
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
 

@@ -1,10 +1,11 @@
 /**
- * Backend choice (DESIGN decision 2): QMM_BACKEND=auto|cpu|cann or
- * setBackend(). `auto` uses CANN when it loads and sees a device, else the
- * CPU emulator, quietly; backendInfo() says what was chosen and why, and
+ * Backend choice: QMM_BACKEND=auto|cpu|cann or setBackend(). `auto` uses
+ * CANN when it loads and sees a device, else the CPU emulator, quietly;
+ * backendInfo() says what was chosen and why (or why nothing could be), and
  * QMM_DEBUG=1 prints it. Choosing never kills the process.
  */
 
+import { invalidArgValue } from './arg_errors';
 import { describe, fromNativeError, QmmError } from './errors';
 import { loadNative, nativePath, type NativeBackend } from './native';
 
@@ -20,11 +21,13 @@ export interface ActiveBackend {
 }
 
 export interface BackendInfo {
-  /** The backend ops run on. */
+  /** The backend ops run on (when `available`), or the one that was asked for and could not be loaded. */
   backend: BackendName;
+  /** False when no backend could be loaded: ops then throw ERR_QMM_BACKEND, and `reason` says why. */
+  available: boolean;
   /** What was asked for (QMM_BACKEND or setBackend()). */
   requested: BackendRequest;
-  /** Why this backend was chosen, in one sentence. */
+  /** Why this backend was chosen, or why it cannot be used. */
   reason: string;
   /** Backend details: kernel and threads (cpu), library paths and version (cann). */
   detail: string;
@@ -39,8 +42,6 @@ export interface BackendInfo {
 let active: ActiveBackend | undefined;
 let info: BackendInfo | undefined;
 
-const EMULATED_DEVICES = 8;
-
 function open(name: BackendName): ActiveBackend {
   let handle: NativeBackend;
   try {
@@ -52,7 +53,7 @@ function open(name: BackendName): ActiveBackend {
   return {
     name,
     handle,
-    deviceCount: name === 'cpu' ? EMULATED_DEVICES : i.deviceCount,
+    deviceCount: i.deviceCount,
     hasDeviceMemory: i.hasDeviceMemory,
     detail: i.detail,
   };
@@ -60,7 +61,7 @@ function open(name: BackendName): ActiveBackend {
 
 function parseRequest(v: unknown, argument: string): BackendRequest {
   if (v === 'auto' || v === 'cpu' || v === 'cann') return v;
-  throw new TypeError(`${argument} must be 'auto', 'cpu' or 'cann', got ${describe(v)}`);
+  throw invalidArgValue(`${argument} must be 'auto', 'cpu' or 'cann', got ${describe(v)}`);
 }
 
 function choose(requested: BackendRequest): void {
@@ -87,19 +88,21 @@ function choose(requested: BackendRequest): void {
 }
 
 function makeInfo(b: ActiveBackend, requested: BackendRequest, reason: string): BackendInfo {
-  return { backend: b.name, requested, reason, detail: b.detail, deviceCount: b.deviceCount, binding: nativePath() };
+  return { backend: b.name, available: true, requested, reason, detail: b.detail, deviceCount: b.deviceCount, binding: nativePath() };
+}
+
+function requestFromEnv(): BackendRequest {
+  const env = process.env.QMM_BACKEND;
+  const req = env === undefined || env === '' ? 'auto' : env;
+  if (req !== 'auto' && req !== 'cpu' && req !== 'cann') {
+    throw new QmmError('ERR_QMM_BACKEND', `QMM_BACKEND must be 'auto', 'cpu' or 'cann', got ${describe(req)}`, { argument: 'QMM_BACKEND' });
+  }
+  return req;
 }
 
 /** The backend ops run on; chosen on first use from QMM_BACKEND (default 'auto'). */
 export function currentBackend(): ActiveBackend {
-  if (!active) {
-    const env = process.env.QMM_BACKEND;
-    const req = env === undefined || env === '' ? 'auto' : env;
-    if (req !== 'auto' && req !== 'cpu' && req !== 'cann') {
-      throw new QmmError('ERR_QMM_BACKEND', `QMM_BACKEND must be 'auto', 'cpu' or 'cann', got ${describe(req)}`, { argument: 'QMM_BACKEND' });
-    }
-    choose(req);
-  }
+  if (!active) choose(requestFromEnv());
   return active as ActiveBackend;
 }
 
@@ -112,8 +115,25 @@ export function setBackend(name: BackendRequest): BackendInfo {
   return backendInfo();
 }
 
-/** What backend runs and why. */
+/**
+ * What backend runs and why. Never throws: when no backend can be loaded
+ * (e.g. QMM_BACKEND=cann without CANN) it says so with `available: false`.
+ */
 export function backendInfo(): BackendInfo {
-  currentBackend();
-  return { ...(info as BackendInfo) };
+  try {
+    currentBackend();
+    return { ...(info as BackendInfo) };
+  } catch (e) {
+    return unavailableInfo(e);
+  }
+}
+
+function unavailableInfo(e: unknown): BackendInfo {
+  const message = e instanceof Error ? e.message : String(e);
+  const env = process.env.QMM_BACKEND;
+  const requested = (env === undefined || env === '' ? 'auto' : env) as BackendRequest;
+  const reason = e instanceof QmmError && e.argument === 'QMM_BACKEND'
+    ? message
+    : `${requested === 'cann' ? 'CANN was requested but cannot be used' : 'the native addon cannot be loaded'}: ${message}`;
+  return { backend: requested === 'cann' ? 'cann' : 'cpu', available: false, requested, reason, detail: '', deviceCount: 0, binding: nativePath() };
 }

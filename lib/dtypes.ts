@@ -1,11 +1,30 @@
-/** The dtypes a Tensor can hold, their aclDataType codes (SPEC §6.2) and host arrays. */
+/**
+ * The dtypes a Tensor can hold and their host arrays. Their aclDataType codes
+ * are the addon's (binding/tensor.h, read through lib/native.ts nativeCodes()).
+ */
+
+import { invalidArgType, invalidArgValue } from './arg_errors';
 
 export type DType = 'int8' | 'uint8' | 'int32' | 'int64' | 'float16' | 'bfloat16' | 'float32';
 
 /** The output dtypes npuQuantMatmul accepts on A2/A3 (SPEC §2.1). */
 export type OutputDType = 'int8' | 'float16' | 'bfloat16' | 'int32';
 
-export type HostArray = Int8Array | Uint8Array | Int32Array | BigInt64Array | Uint16Array | Float32Array;
+/** The host array each dtype's raw data lives in (float16/bfloat16 as their bits). */
+export interface HostArrayMap {
+  int8: Int8Array;
+  uint8: Uint8Array;
+  int32: Int32Array;
+  int64: BigInt64Array;
+  float16: Uint16Array;
+  bfloat16: Uint16Array;
+  float32: Float32Array;
+}
+
+/** The host array of dtype D, e.g. `HostArrayOf<'float16'>` is Uint16Array. */
+export type HostArrayOf<D extends DType> = HostArrayMap[D];
+
+export type HostArray = HostArrayMap[DType];
 
 type HostArrayCtor =
   | Int8ArrayConstructor
@@ -17,20 +36,18 @@ type HostArrayCtor =
 
 export interface DTypeInfo {
   readonly name: DType;
-  /** aclDataType code. */
-  readonly code: number;
   readonly itemSize: number;
   readonly array: HostArrayCtor;
 }
 
 export const DTYPES: Readonly<Record<DType, DTypeInfo>> = {
-  float32: { name: 'float32', code: 0, itemSize: 4, array: Float32Array },
-  float16: { name: 'float16', code: 1, itemSize: 2, array: Uint16Array },
-  int8: { name: 'int8', code: 2, itemSize: 1, array: Int8Array },
-  int32: { name: 'int32', code: 3, itemSize: 4, array: Int32Array },
-  uint8: { name: 'uint8', code: 4, itemSize: 1, array: Uint8Array },
-  int64: { name: 'int64', code: 9, itemSize: 8, array: BigInt64Array },
-  bfloat16: { name: 'bfloat16', code: 27, itemSize: 2, array: Uint16Array },
+  float32: { name: 'float32', itemSize: 4, array: Float32Array },
+  float16: { name: 'float16', itemSize: 2, array: Uint16Array },
+  int8: { name: 'int8', itemSize: 1, array: Int8Array },
+  int32: { name: 'int32', itemSize: 4, array: Int32Array },
+  uint8: { name: 'uint8', itemSize: 1, array: Uint8Array },
+  int64: { name: 'int64', itemSize: 8, array: BigInt64Array },
+  bfloat16: { name: 'bfloat16', itemSize: 2, array: Uint16Array },
 };
 
 export const DTYPE_NAMES = Object.keys(DTYPES) as DType[];
@@ -39,12 +56,11 @@ export function isDType(v: unknown): v is DType {
   return typeof v === 'string' && Object.prototype.hasOwnProperty.call(DTYPES, v);
 }
 
-/** Checks a dtype argument: TypeError for anything that is not one of the names. */
-export function checkDType(v: unknown, argument: string): DType {
-  if (!isDType(v)) {
-    throw new TypeError(`${argument} must be one of ${DTYPE_NAMES.map((d) => `'${d}'`).join(', ')}, got ${JSON.stringify(v) ?? String(v)}`);
-  }
-  return v;
+/** Checks a dtype argument against `allowed` (default: every dtype); a TypeError with a Node code otherwise. */
+export function checkDType<D extends DType = DType>(v: unknown, argument: string, allowed: readonly D[] = DTYPE_NAMES as D[]): D {
+  if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as D;
+  const expected = `${argument} must be one of ${allowed.map((d) => `'${d}'`).join(', ')}, got ${JSON.stringify(v) ?? String(v)}`;
+  throw typeof v === 'string' ? invalidArgValue(expected) : invalidArgType(expected);
 }
 
 export function allocHost(dtype: DType, length: number): HostArray {

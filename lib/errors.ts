@@ -15,6 +15,7 @@ export type QmmErrorCode =
   | 'ERR_QMM_BACKEND'
   | 'ERR_QMM_ABORTED'
   | 'ERR_QMM_FILE'
+  | 'ERR_QMM_MEMORY'
   | 'ERR_QMM_INTERNAL';
 
 export const QMM_ERROR_CODES: readonly QmmErrorCode[] = [
@@ -27,6 +28,7 @@ export const QMM_ERROR_CODES: readonly QmmErrorCode[] = [
   'ERR_QMM_BACKEND',
   'ERR_QMM_ABORTED',
   'ERR_QMM_FILE',
+  'ERR_QMM_MEMORY',
   'ERR_QMM_INTERNAL',
 ];
 
@@ -46,18 +48,23 @@ export interface QmmErrorDetails {
   cause?: unknown;
 }
 
+/**
+ * A QmmError. Its `name` is 'QmmError', or 'AbortError' for ERR_QMM_ABORTED
+ * (Node's convention for aborts; the `cause` is then the signal's reason).
+ */
 export class QmmError extends Error {
   readonly code: QmmErrorCode;
-  readonly argument?: string;
-  readonly status?: number;
-  readonly call?: string;
-  readonly deviceMessage?: string;
-  readonly file?: string;
-  readonly tried?: string[];
+  // `declare`: no own property unless set, so an uncaught error prints no `status: undefined`
+  declare readonly argument?: string;
+  declare readonly status?: number;
+  declare readonly call?: string;
+  declare readonly deviceMessage?: string;
+  declare readonly file?: string;
+  declare readonly tried?: string[];
 
   constructor(code: QmmErrorCode, message: string, details: QmmErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.name = 'QmmError';
+    this.name = code === 'ERR_QMM_ABORTED' ? 'AbortError' : 'QmmError';
     this.code = code;
     if (details.argument !== undefined) this.argument = details.argument;
     if (details.status !== undefined) this.status = details.status;
@@ -66,6 +73,11 @@ export class QmmError extends Error {
     if (details.file !== undefined) this.file = details.file;
     if (details.tried !== undefined) this.tried = details.tried;
   }
+}
+
+/** The ERR_QMM_ABORTED error of a call stopped by `signal`: name 'AbortError', cause signal.reason. */
+export function abortError(message: string, signal: AbortSignal | undefined): QmmError {
+  return new QmmError('ERR_QMM_ABORTED', message, signal?.aborted ? { cause: signal.reason } : {});
 }
 
 export function isQmmError(e: unknown): e is QmmError {

@@ -3,6 +3,9 @@
  * Float16Array). Narrowing rounds to nearest even; overflow gives ±inf.
  */
 
+import { invalidArgType, invalidArgValue, outOfRange } from './arg_errors';
+import { describe } from './errors';
+
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
@@ -70,18 +73,47 @@ export function f32ToF16(x: number): number {
   return sign | ((exp + 15) << 10) | r;
 }
 
-/** Converts float values to a Uint16Array of float16 or bfloat16 bits. */
-export function encodeHalf(values: ArrayLike<number>, dtype: 'float16' | 'bfloat16'): Uint16Array {
+function checkHalfDType(dtype: unknown): 'float16' | 'bfloat16' {
+  if (dtype === 'float16' || dtype === 'bfloat16') return dtype;
+  const msg = `dtype must be 'float16' or 'bfloat16', got ${describe(dtype)}`;
+  throw typeof dtype === 'string' ? invalidArgValue(msg) : invalidArgType(msg);
+}
+
+function checkArrayLike(values: unknown, argument: string): void {
+  if (values === null || typeof values !== 'object' || typeof (values as ArrayLike<unknown>).length !== 'number') {
+    throw invalidArgType(`${argument} must be an array or a TypedArray of numbers, got ${describe(values)}`);
+  }
+}
+
+/** Converts float values to a Uint16Array of float16 or bfloat16 bits (any number; NaN and ±Infinity included). */
+export function encodeHalf(values: ArrayLike<number>, dtype: 'float16' | 'bfloat16', argument = 'values'): Uint16Array {
+  const dt = checkHalfDType(dtype);
+  checkArrayLike(values, argument);
   const out = new Uint16Array(values.length);
-  const enc = dtype === 'float16' ? f32ToF16 : f32ToBf16;
-  for (let i = 0; i < values.length; i++) out[i] = enc(values[i]);
+  const enc = dt === 'float16' ? f32ToF16 : f32ToBf16;
+  const numeric = values instanceof Float32Array || values instanceof Float64Array;
+  for (let i = 0; i < values.length; i++) {
+    const v: unknown = values[i];
+    if (!numeric && typeof v !== 'number') throw invalidArgType(`${argument}[${i}] must be a number, got ${describe(v)}`);
+    out[i] = enc(v as number);
+  }
   return out;
 }
 
-/** Converts float16 or bfloat16 bits to float32 values. */
+/** Converts float16 or bfloat16 bits (integers in [0, 65535]) to float32 values. */
 export function decodeHalf(bits: ArrayLike<number>, dtype: 'float16' | 'bfloat16'): Float32Array {
+  const dt = checkHalfDType(dtype);
+  checkArrayLike(bits, 'bits');
   const out = new Float32Array(bits.length);
-  const dec = dtype === 'float16' ? f16ToF32 : bf16ToF32;
-  for (let i = 0; i < bits.length; i++) out[i] = dec(bits[i]);
+  const dec = dt === 'float16' ? f16ToF32 : bf16ToF32;
+  const raw = bits instanceof Uint16Array;
+  for (let i = 0; i < bits.length; i++) {
+    const h: unknown = bits[i];
+    if (!raw) {
+      if (typeof h !== 'number') throw invalidArgType(`bits[${i}] must be a number, got ${describe(h)}`);
+      if (!Number.isInteger(h) || h < 0 || h > 0xffff) throw outOfRange(`bits[${i}] must be an integer in [0, 65535] (16 raw bits), got ${h}`);
+    }
+    out[i] = dec(h as number);
+  }
   return out;
 }

@@ -1,11 +1,11 @@
 /**
- * FRACTAL_NZ geometry (SPEC §5.1): an ND matrix (..., R, C) with block C0 is
+ * FRACTAL_NZ geometry (docs/semantics.md §5.1): an ND matrix (..., R, C) with block C0 is
  * stored as (..., ceil(C/C0), ceil(R/16), 16, C0), zero padded.
  */
 
 import type { DType } from './dtypes';
 
-/** torch's default C0 for npu_format_cast: 32 bytes / itemsize, itemsize capped at 2 (SPEC §5.1). */
+/** torch's default C0 for npu_format_cast: 32 bytes / itemsize, itemsize capped at 2 (docs/semantics.md §5.1). */
 export function defaultC0(dtype: DType): number {
   switch (dtype) {
     case 'int8':

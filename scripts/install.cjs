@@ -1,13 +1,15 @@
 #!/usr/bin/env node
-// npm install hook: use a prebuilt binary when one loads on this machine,
-// else build the addon from source with cmake-js. In a git checkout (test/
-// present) the mock CANN runtime used by the tests is built too.
+// npm install hook. In a git checkout (scripts/dev/ present): the development
+// build of the addon, with the test targets. Installed from the registry or a
+// tarball: the prebuilt binary when one loads on this machine, else a build
+// from source with cmake-js.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
+const devBuild = path.join(root, 'scripts', 'dev', 'build.cjs');
 
 function prebuiltLoads() {
   if (process.env.QMM_BUILD_FROM_SOURCE === '1') return false;
@@ -22,12 +24,12 @@ function prebuiltLoads() {
   }
 }
 
-if (!prebuiltLoads()) {
-  const checkout = fs.existsSync(path.join(root, 'test', 'mock-cann', 'CMakeLists.txt'));
-  const cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
-  const args = [cmakeJs, 'build', '--out', path.join(root, 'build')];
-  if (checkout) args.push('--CDQMM_BUILD_MOCK_CANN=ON');
-  console.log('ascend-quant-matmul: building the native addon from source (cmake-js)');
+function buildFromSource() {
+  const checkout = fs.existsSync(devBuild);
+  const args = checkout
+    ? [devBuild, '--native']
+    : [require.resolve('cmake-js/bin/cmake-js', { paths: [root] }), 'build', '--out', path.join(root, 'build')];
+  console.log(`ascend-quant-matmul: building the native addon from source (cmake-js${checkout ? ', with the test targets' : ''})`);
   const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) {
     console.error(
@@ -37,3 +39,5 @@ if (!prebuiltLoads()) {
     process.exit(r.status || 1);
   }
 }
+
+if (fs.existsSync(devBuild) || !prebuiltLoads()) buildFromSource();

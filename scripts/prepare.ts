@@ -95,7 +95,11 @@ export function manifestSummary(out: string, m: PreparedManifest, seconds: numbe
 export async function runPrepareCommand(modelDir: string, opts: PrepareCommandOptions): Promise<void> {
   const reporter = new Reporter(Boolean(process.stderr.isTTY) && !opts.json);
   const ac = new AbortController();
-  const onSignal = () => ac.abort();
+  let signalled: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signalled = sig;
+    ac.abort();
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const t0 = process.hrtime.bigint();
@@ -109,6 +113,14 @@ export async function runPrepareCommand(modelDir: string, opts: PrepareCommandOp
       onProgress: (p) => reporter.update(p),
       signal: ac.signal,
     });
+  } catch (e) {
+    if (signalled) {
+      // the staged output is already removed; exit as a process killed by that signal would (130, 143)
+      reporter.finishPhase();
+      process.stderr.write(`qmm prepare: interrupted (${signalled}); nothing was written to ${opts.out}\n`);
+      process.exit(128 + (signalled === 'SIGINT' ? 2 : 15));
+    }
+    throw e;
   } finally {
     reporter.finishPhase();
     process.off('SIGINT', onSignal);

@@ -1,29 +1,22 @@
 /**
  * The CANN backend over the strict mock runtime (test/mock-cann). The backend
  * choice and aclInit are per process, so every scenario runs in a child
- * process (test/fixtures/cann-child.cjs) with its own ASCEND_HOME_PATH and
+ * process (test/children/cann-child.cjs) with its own ASCEND_HOME_PATH and
  * compares its results, bit for bit, with the cpu backend in that same child.
- * Harness (lib compilation, children, paths): test/cann-harness.ts.
+ * Harness (children, paths): test/cann-harness.ts.
  */
 
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadNative } from '../lib/native';
-import { binding, compileLib, expectNoLeaks, haveMock, mockRoot, root, runChild as runScript, variant, type Json } from './cann-harness';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { binding, expectNoLeaks, haveMock, mockHooks, mockRoot, runChild as runScript, variant, type Json } from './cann-harness';
+import { childScript } from './support/paths';
 
-const childScript = path.join(root, 'test', 'fixtures', 'cann-child.cjs');
 const defaultRootsAbsent = !fs.existsSync('/usr/local/Ascend/ascend-toolkit/latest') && !fs.existsSync('/usr/local/Ascend/cann');
 
-let lib: ReturnType<typeof compileLib> | undefined;
-const runChild = (scenario: string, env: Record<string, string>): Json => runScript(childScript, lib?.libDir ?? '', scenario, env);
-
-beforeAll(() => {
-  lib = compileLib();
-});
-afterAll(() => lib?.remove());
+const runChild = (scenario: string, env: Record<string, string>): Json => runScript(childScript('cann-child.cjs'), scenario, env);
 
 describe('CANN is never linked', () => {
   it('the core .node has no NEEDED entry for a CANN library', () => {
@@ -34,7 +27,7 @@ describe('CANN is never linked', () => {
   });
 
   it('the mock hooks answer null/false while CANN is not loaded', () => {
-    const mock = loadNative().cannMock;
+    const mock = mockHooks();
     expect(mock.stats()).toBeNull();
     expect(mock.setFault('aclrtMalloc', 1)).toBe(false);
     expect(mock.clearFaults()).toBe(false);
@@ -192,16 +185,85 @@ describe.skipIf(!haveMock)('fault injection', () => {
     }
   });
 
-  it('a failed workspace allocation reports aclrtMalloc and frees everything it can', () => {
+  it('after a failed aclrtSynchronizeStream the stream is force-destroyed and replaced', () => {
+    // The mock counts aclrtDestroyStream of a stream whose synchronization
+    // failed as a violation: it would wait for work that never finishes.
+    const mine = results.filter((x) => x.fault === 'aclrtSynchronizeStream');
+    expect(mine.length).toBe(4);
+    for (const x of mine) {
+      expect(x.violation).toBe('');
+      expect(x.stats).toMatchObject({ violations: 0, liveStreams: 1 });
+    }
+  });
+
+  it('a failed workspace allocation reports aclrtMalloc and destroys the executor it never launched', () => {
     const r = runChild('workspaceFault', variant('full'));
     expect(r.error).toMatchObject({ code: 'ERR_QMM_DEVICE', call: 'aclrtMalloc' });
     expect(r.again.int32_out).toMatch(/^[0-9a-f]+$/);
-    expect(r.violation).toBe('');
-    expect(r.stats).toMatchObject({ liveDeviceAllocs: 0, liveTensors: 0, violations: 0 });
-    // aclnn has no call that releases an executor that was never run, so the
-    // one GetWorkspaceSize made before the allocation failed stays alive.
-    expect(r.stats.liveExecutors).toBeLessThanOrEqual(1);
+    expectNoLeaks(r.stats, r.violation);
   });
+});
+
+describe.skipIf(!haveMock)('a launch that fails after queueing part of the op', () => {
+  let results: Json[];
+  beforeAll(() => {
+    results = runChild('partialLaunches', variant('full'));
+  });
+
+  // The mock's <op>@partial fault: the launch returns an error with work still
+  // queued that reads and writes every buffer of the op (inputs, outputs and
+  // workspace); freeing one of them before the stream is synchronized is a violation.
+  const faults = ['aclnnQuantMatmulV5@partial', 'aclnnTransQuantParamV3@partial', 'aclnnNpuFormatCast@partial', 'aclnnQuantMatmulWeightNz@partial'];
+  it.each(faults)('%s: synchronized before anything is freed, ERR_QMM_DEVICE naming the launch, the next call succeeds', (fault) => {
+    const call = fault.replace('@partial', '');
+    const mine = results.filter((x) => x.fault === fault);
+    expect(mine.length).toBeGreaterThanOrEqual(2);
+    for (const x of mine) {
+      const where = `${fault} ${x.name} ${x.place} ${x.async ? 'async' : 'sync'}`;
+      expect(x.error.code, where).toBe('ERR_QMM_DEVICE');
+      expect(x.error.call, where).toBe(call);
+      expect(x.error.status, where).toBe(561103);
+      expect(x.error.deviceMessage, where).toContain(`mock fault injected in ${fault}`);
+      expect(x.again, where).toBe('same');
+      expectNoLeaks(x.stats, x.violation);
+    }
+  });
+});
+
+describe.skipIf(!haveMock)('npuFormatCast where aclnnNpuFormatCast cannot run: host packing, as on the cpu backend', () => {
+  const chips = [
+    { soc: 'Ascend310P3', device: false },
+    { soc: 'Ascend910B', device: false }, // the first Ascend 910, not an Atlas A2 (910B1..B4)
+    { soc: 'Ascend910_9391', device: true },
+    { soc: 'Ascend950PR_9599', device: true },
+  ];
+  it.each(chips)('on $soc the device op runs: $device', ({ soc, device }) => {
+    const r = runChild('castChip', { ...variant('full'), MOCK_CANN_SOC: soc });
+    expect(r.info.backend).toBe('cann');
+    expect(r.info.detail).toContain(`; SoC ${soc}`);
+    for (const name of Object.keys(r.cpu)) {
+      expect(r.cpu[name], name).toMatch(/^[0-9a-f]+$/);
+      expect(r.host[name], name).toBe(r.cpu[name]);
+      expect(r.npu[name], name).toBe(r.cpu[name]);
+    }
+    // a fault armed on aclnnNpuFormatCast fires only when the device op runs
+    if (device) expect(r.probe.nz_cast).toMatch(/^error ERR_QMM_DEVICE: aclnnNpuFormatCast failed/);
+    else expect(r.probe.nz_cast).toBe(r.cpu.nz_cast);
+    expectNoLeaks(r.stats, r.violation);
+  });
+
+  it.each(['Ascend910B1', 'Ascend950PR_9599'])(
+    'on %s: empty sources, FRACTAL_NZ views, int64 and rank 1 give the cpu backend\'s result or error',
+    (soc) => {
+      const r = runChild('castEdges', { ...variant('full'), MOCK_CANN_SOC: soc });
+      expect(Object.keys(r.cpu).length).toBe(6);
+      expect(r.cpu.int64_to_nz).toMatch(/^[0-9a-f]+$/);
+      expect(r.cpu.nz_view_to_nd).toBe('error ERR_QMM_FORMAT');
+      expect(r.host).toEqual(r.cpu);
+      expect(r.npu).toEqual(r.cpu);
+      expectNoLeaks(r.stats, r.violation);
+    },
+  );
 });
 
 describe.skipIf(!haveMock)('threads', () => {

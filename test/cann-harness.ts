@@ -1,45 +1,40 @@
 /**
  * Shared by the suites that run the CANN backend over the strict mock runtime
  * (test/mock-cann). The backend choice and aclInit are per process, so every
- * scenario runs in a child process (a test/fixtures/*.cjs script) with its
- * own ASCEND_HOME_PATH and prints one JSON line.
+ * scenario runs in a child process (a test/children/*.cjs script, loading
+ * dist/ like every child) with its own ASCEND_HOME_PATH and prints one JSON line.
  *
- * lib/ is compiled into a temporary directory for the children.
  * QMM_BINDING_PATH picks the addon (default build/Release); the mock variants
  * are expected next to it, in <build>/mock-cann/<variant>, or at QMM_MOCK_CANN_ROOT.
  */
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'vitest';
+import { loadNative, type NativeAddon } from '../lib/native';
+import { root } from './support/paths';
 
-export const root = path.resolve(__dirname, '..');
+export { root };
 export const binding = path.resolve(process.env.QMM_BINDING_PATH ?? path.join(root, 'build', 'Release', 'ascend_quant_matmul.node'));
 export const mockRoot = process.env.QMM_MOCK_CANN_ROOT ?? path.join(path.dirname(path.dirname(binding)), 'mock-cann');
 export const haveMock = ['full', 'v4only', 'split', 'broken'].every((v) => fs.existsSync(path.join(mockRoot, v, 'lib64', 'libascendcl.so')));
 
 export type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-/**
- * The children require the compiled library: compile lib/ into a private
- * directory, so that dist/ (which other suites read) is never rewritten here.
- * Returns the lib directory and a function that removes it.
- */
-export function compileLib(): { libDir: string; remove: () => void } {
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'qmm-cann-test-'));
-  const tsc = path.join(path.dirname(require.resolve('typescript/package.json', { paths: [root] })), 'bin', 'tsc');
-  execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json'), '--outDir', out, '--declaration', 'false'], { cwd: root, stdio: 'inherit' });
-  return { libDir: path.join(out, 'lib'), remove: () => fs.rmSync(out, { recursive: true, force: true }) };
+/** The addon's mock CANN controls (`cannMock`): present in the test build (QMM_BUILD_TESTS) only. */
+export function mockHooks(): NonNullable<NativeAddon['cannMock']> {
+  const mock = loadNative().cannMock;
+  if (!mock) throw new Error('this addon has no test hooks: build it with the test option (npm run build)');
+  return mock;
 }
 
 /** Runs `node --expose-gc <script> <scenario>` with a clean CANN environment plus `env`. */
-export function runChild(script: string, libDir: string, scenario: string, env: Record<string, string>): Json {
+export function runChild(script: string, scenario: string, env: Record<string, string>): Json {
   const base = { ...process.env };
   for (const k of Object.keys(base)) if (k.startsWith('MOCK_CANN_') || k.startsWith('ASCEND_') || k === 'QMM_BACKEND') delete base[k];
   const r = spawnSync(process.execPath, ['--expose-gc', script, scenario], {
-    env: { ...base, QMM_BINDING_PATH: binding, QMM_TEST_LIB_DIR: libDir, ...env },
+    env: { ...base, QMM_BINDING_PATH: binding, ...env },
     cwd: root,
     encoding: 'utf8',
     timeout: 120_000,

@@ -1,21 +1,14 @@
 /**
  * npuQuantize / npuDynamicQuant on the CANN backend (aclnnAscendQuantV3,
  * aclnnDynamicQuant) over the strict mock runtime, compared bit for bit with
- * the cpu backend in the same child process (test/fixtures/cann-quantize-child.cjs).
+ * the cpu backend in the same child process (test/children/cann-quantize-child.cjs).
  */
 
-import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileLib, expectNoLeaks, haveMock, root, runChild as runScript, variant, type Json } from './cann-harness';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { expectNoLeaks, haveMock, runChild as runScript, variant, type Json } from './cann-harness';
+import { childScript } from './support/paths';
 
-const childScript = path.join(root, 'test', 'fixtures', 'cann-quantize-child.cjs');
-let lib: ReturnType<typeof compileLib> | undefined;
-const runChild = (scenario: string, env: Record<string, string>): Json => runScript(childScript, lib?.libDir ?? '', scenario, env);
-
-beforeAll(() => {
-  if (haveMock) lib = compileLib();
-});
-afterAll(() => lib?.remove());
+const runChild = (scenario: string, env: Record<string, string>): Json => runScript(childScript('cann-quantize-child.cjs'), scenario, env);
 
 describe.skipIf(!haveMock)('quantize ops over the mock match the cpu backend bit for bit', () => {
   let r: Json;

@@ -5,14 +5,14 @@
  */
 
 import { spawnSync } from 'node:child_process';
-import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { childScript } from './support/paths';
 
 const RUNS = Number(process.env.QMM_FUZZ_RUNS ?? 12000);
 
 describe('fuzzing', () => {
   it(`${RUNS} random calls end in a result or a typed error, never a crash`, () => {
-    const child = spawnSync(process.execPath, [path.join(__dirname, 'fuzz', 'fuzz-child.cjs'), String(RUNS), '20261125'], {
+    const child = spawnSync(process.execPath, [childScript('fuzz-child.cjs'), String(RUNS), '20261125'], {
       encoding: 'utf8',
       timeout: 300_000,
       env: process.env,

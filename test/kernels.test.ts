@@ -1,7 +1,8 @@
 /**
- * The GEMM kernels (QMM_KERNEL=scalar|avx2|vnni512|neon) must agree bit for
- * bit: a matrix of edge shapes and layouts runs in one child process per
- * kernel the CPU has, and every output is compared with the scalar kernel's
+ * The GEMM kernels (QMM_KERNEL=scalar|avx2|vnni512|amx|neon|i8mm) must agree
+ * bit for bit: a matrix of edge shapes and layouts runs in one child process
+ * per kernel the CPU has (the others are skipped: AMX needs amx_int8, i8mm an
+ * arm64 CPU with SMMLA), and every output is compared with the scalar kernel's
  * and, where small enough, with the pure-TypeScript reference. Edge cases:
  * k not a multiple of 4/16/32/64, n not a multiple of 16, m = 1..17, values at
  * the int8 limits, int4 in both packings, FRACTAL_NZ both ways, x1
@@ -14,9 +15,9 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { refQuantMatmul, refTransQuantParam, type RefQuantMatmulInput } from './reference';
+import { distLib } from './support/paths';
 
 const root = path.resolve(__dirname, '..');
-const libDir = process.env.QMM_TEST_LIB_DIR ?? path.join(root, 'dist', 'cjs', 'lib');
 
 /** Deterministic case list, shared verbatim by the parent and the children. */
 const GEN = String.raw`
@@ -143,13 +144,28 @@ function runChild(kernel: string, extraEnv: NodeJS.ProcessEnv = {}) {
     encoding: 'utf8',
     timeout: 600_000,
     maxBuffer: 256 << 20,
-    env: { ...process.env, QMM_BACKEND: 'cpu', QMM_KERNEL: kernel, QMM_TEST_LIB: libDir, ...extraEnv },
+    env: { ...process.env, QMM_BACKEND: 'cpu', QMM_KERNEL: kernel, QMM_TEST_LIB: distLib, ...extraEnv },
   });
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout.trim().split('\n').pop() as string) as { detail: string; results: Array<{ id: number; out: string; again: boolean }> };
 }
 
 const cases = new Function(`${GEN}; return makeCases();`)() as Case[];
+
+/** backendInfo().detail with QMM_KERNEL=kernel: says "not available" when this CPU or build lacks it. */
+function kernelDetail(kernel: string): string {
+  const r = spawnSync(process.execPath, ['-e', `console.log(require(process.env.QMM_TEST_LIB + '/index.js').backendInfo().detail)`], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, QMM_BACKEND: 'cpu', QMM_KERNEL: kernel, QMM_TEST_LIB: distLib },
+  });
+  expect(r.status, r.stderr).toBe(0);
+  return r.stdout.trim();
+}
+
+/** The kernel name backendInfo reports for a QMM_KERNEL value. */
+const reportedName: Record<string, string> = { amx: 'amx_int8' };
 
 function refOutput(c: Case): number[] {
   const inp: RefQuantMatmulInput = {
@@ -192,14 +208,14 @@ describe('GEMM kernels agree bit for bit', () => {
     }
   });
 
-  for (const kernel of ['vnni512', 'avx2', 'neon']) {
+  for (const kernel of ['amx', 'vnni512', 'avx2', 'i8mm', 'neon']) {
     it(`QMM_KERNEL=${kernel} equals the scalar kernel`, (ctx) => {
-      const r = runChild(kernel);
-      if (r.detail.includes('not available')) {
+      if (kernelDetail(kernel).includes('not available')) {
         ctx.skip();
         return;
       }
-      expect(r.detail).toContain(`kernel=${kernel}`);
+      const r = runChild(kernel);
+      expect(r.detail).toContain(`kernel=${reportedName[kernel] ?? kernel}`);
       for (const c of cases) {
         const res = r.results[c.id];
         expect(res.again, `case ${c.id}: the second call (an NZ weight's own pack) differs from the first`).toBe(true);

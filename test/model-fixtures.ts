@@ -191,4 +191,4 @@ export function standardSpec(dtype: ModelDtype, seed = 7): ModelSpec {
   };
 }
 
-export { writeSyntheticModel } from '../scripts/synthetic-model';
+export { writeSyntheticModel } from './support/synthetic-model.cjs';

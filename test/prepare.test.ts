@@ -239,6 +239,57 @@ describe('prepareModel: description details', () => {
   });
 });
 
+describe('prepareModel: odd shapes (k not a multiple of 16, n not of 32), fused parts straddling NZ column blocks', () => {
+  const spec = {
+    dtype: 'bfloat16' as const,
+    seed: 5,
+    layers: [
+      { prefix: `${PREFIX}.self_attn.q_proj`, type: 'W8A8_DYNAMIC' as const, n: 40, k: 72 },
+      { prefix: `${PREFIX}.self_attn.k_proj`, type: 'W8A8_DYNAMIC' as const, n: 24, k: 72 },
+      { prefix: `${PREFIX}.self_attn.v_proj`, type: 'W8A8_DYNAMIC' as const, n: 25, k: 72 },
+      { prefix: `${PREFIX}.mlp.down_proj`, type: 'W8A8' as const, n: 33, k: 17 },
+      { prefix: `${PREFIX}.mlp.up_proj`, type: 'W4A4_DYNAMIC' as const, n: 7, k: 40 },
+      { prefix: 'lm_head', type: 'FLOAT' as const, n: 5, k: 9 },
+    ],
+  };
+
+  /** The parts' (n_i, k) weights stacked along n, transposed to (k, n). */
+  function expectedKn(m: BuiltModel, l: ManifestLayer): number[] {
+    const rows: number[] = [];
+    for (const p of l.parts) rows.push(...Array.from((m.layers.get(p.source) as FixtureLayer).wq as Int8Array));
+    return transposeValues(rows, l.n, l.k);
+  }
+
+  it.each([
+    ['unfused, default chunks', {}],
+    ['fused, 1 KiB chunks, 3 input shards', { fuse: true, chunkBytes: 1024 }],
+  ] as Array<[string, PrepareOptions]>)('%s: ND = the transpose, NZ = the reference tiling = npuFormatCast, int4 packed; input sha256 of whole files', async (_label, opts) => {
+    const m = buildModel(spec);
+    const src = await writeFixture(m, opts.fuse ? 3 : 1);
+    const dir = fresh('out');
+    const manifest = await prepareModel(src, dir, opts);
+    expect(manifest.layers.length).toBe(opts.fuse ? 3 : 5);
+    for (const l of manifest.layers) {
+      if (l.quantType === 'W4A4_DYNAMIC') {
+        const fl = m.layers.get(l.name) as FixtureLayer;
+        expect(Array.from((await readTensor(dir, l.tensors.weight!.file, l.tensors.weight!.name)) as Int32Array)).toEqual(Array.from(refPackInt4(fl.wq!, [fl.n, fl.k]).data));
+        continue;
+      }
+      const kn = expectedKn(m, l);
+      expect(Array.from((await readTensor(dir, l.tensors.weight!.file, l.tensors.weight!.name)) as Int8Array), l.name).toEqual(kn);
+      const nz = Array.from((await readTensor(dir, l.tensors.weight_nz!.file, l.tensors.weight_nz!.name)) as Int8Array);
+      expect(nz, l.name).toEqual(refNdToNz(kn, [l.k, l.n], 32));
+      expect(nz, l.name).toEqual(Array.from(npuFormatCastSync(tensor(Int8Array.from(kn), [l.k, l.n], 'int8'), 29).cpu().data as Int8Array));
+    }
+    // hashed from the conversion's reads, out of file order when fused, plus the bytes conversion skips
+    expect(manifest.source.shards.map((s) => s.file)).toEqual(fs.readdirSync(src).filter((f) => f.endsWith('.safetensors')).sort());
+    for (const s of manifest.source.shards) {
+      const bytes = fs.readFileSync(path.join(src, s.file));
+      expect(s).toEqual({ file: s.file, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+    }
+  });
+});
+
 // ------------------------------------------------------------------ forward
 
 function activations(m: number, k: number, dtype: ModelDtype, seed: number): { t: Tensor; values: number[] } {
@@ -580,7 +631,7 @@ describe('prepareModel as a process', () => {
   let big: string;
   let largest = 0;
   beforeAll(async () => {
-    if (!fs.existsSync(qmmJs)) throw new Error(`${qmmJs} is missing: run \`node scripts/build-ts.cjs\` (npm test builds it)`);
+    if (!fs.existsSync(qmmJs)) throw new Error(`${qmmJs} is missing: run \`npm run build\` (npm test and vitest build it)`);
     big = fresh('big');
     // 4 × (8192 × 8192) int8 layers (64 MiB each) and a 32 MiB float tensor: ~290 MiB
     largest = (await writeSyntheticModel(big, { layers: 4, n: 8192, k: 8192, floatBytes: 32 << 20 })).largestTensorBytes;

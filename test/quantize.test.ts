@@ -19,7 +19,7 @@ import {
   type Tensor,
 } from '../lib/index';
 import { floatTensor, prod, randFloats, rng } from './helpers';
-import { refDynamicQuant, refQuantize } from './reference-quantize';
+import { dynamicQuantScaleForm, refDynamicQuant, refQuantize } from './reference-quantize';
 
 type FloatDType = 'float32' | 'float16' | 'bfloat16';
 
@@ -185,6 +185,81 @@ describe('npuDynamicQuant (per-row symmetric int8)', () => {
     expect(dev.y.device).toBe('npu:0');
     expect(dev.scale.device).toBe('npu:0');
     expect(Array.from(dev.scale.cpu().data as Float32Array)).toEqual(ref.scale);
+  });
+});
+
+describe('npuDynamicQuant is bit-exact with the A2/A3 kernels', () => {
+  const f32Bits = (v: number) => new Uint32Array(Float32Array.of(v).buffer)[0];
+  const scaleBits = (t: Tensor) => Array.from(new Uint32Array((t.cpu().data as Float32Array).slice().buffer));
+
+  it('y = rne(x · f32(127/max)): float16 [55.5625, 50.96875] quantizes to [127, 117]', async () => {
+    const x = fromFloat32([55.5625, 50.96875], [1, 2], 'float16');
+    const got = await attempt(() => npuDynamicQuant(x));
+    if (got === UNSUPPORTED) return;
+    expect(int8Values(got.y)).toEqual([127, 117]); // x / (max/127) would give 116.5 -> 116
+    expect(int8Values(npuDynamicQuantSync(x).y)).toEqual([127, 117]);
+  });
+
+  it('a short row takes the scale as max · f32(1/127): float16 [72, 64.625] gives 0x3F112244', async () => {
+    const got = await attempt(() => npuDynamicQuant(fromFloat32([72, 64.625], [1, 2], 'float16')));
+    if (got === UNSUPPORTED) return;
+    expect(scaleBits(got.scale)).toEqual([0x3f112244]); // max/127 and 1/f32(127/max) give 0x3F112245
+  });
+
+  // Row lengths on each side of the tiling's kernel choice (192 KiB UB):
+  // [cols, rows, scale bits of a row whose max is 72, kernel the tiling picks]
+  const lengths: Array<[number, number, number, string]> = [
+    [2, 3, 0x3f112244, 'double-buffered'],
+    [127, 2, 0x3f112244, 'double-buffered (too short for MultiRow)'],
+    [128, 2, 0x3f112244, 'MultiRow'],
+    [1023, 2, 0x3f112244, 'double-buffered'],
+    [4096, 4, 0x3f112244, 'SingleRow'],
+    [7168, 2, 0x3f112244, 'MultiRow'],
+    [15039, 1, 0x3f112244, 'double-buffered'],
+    [15040, 1, 0x3f112244, 'MultiRow'],
+    [15041, 1, 0x3f112245, 'plain'],
+    [15047, 1, 0x3f112245, 'plain'],
+    [15048, 1, 0x3f112244, 'MultiRow'],
+    [16320, 1, 0x3f112244, 'MultiRow'],
+    [16321, 1, 0x3f112245, 'plain'],
+    [16328, 1, 0x3f112245, 'plain (too long for MultiRow)'],
+    [17777, 1, 0x3f112245, 'large-shape'],
+    [18432, 2, 0x3f112245, 'large-shape'],
+  ];
+  for (const [cols, rows, bits, kernel] of lengths) {
+    it(`rows of ${cols} (${kernel} kernel): scale 0x${bits.toString(16)}, y as the reference`, async () => {
+      const r = rng(cols);
+      const vals = randFloats(r, rows * cols, -70, 70);
+      for (let i = 0; i < rows; i++) vals[i * cols + ((i * 7) % cols)] = i % 2 ? -72 : 72;
+      const x = floatTensor(vals, [rows, cols], cols % 2 ? 'bfloat16' : 'float16');
+      const ref = refDynamicQuant(x.values, cols);
+      expect(ref.scale.map(f32Bits)).toEqual(new Array(rows).fill(bits));
+      expect(dynamicQuantScaleForm(cols)).toBe(bits === 0x3f112244 ? 'product' : 'reciprocal');
+      const got = await attempt(() => npuDynamicQuant(x.t));
+      if (got === UNSUPPORTED) return;
+      expect(scaleBits(got.scale)).toEqual(new Array(rows).fill(bits));
+      expect(int8Values(got.y)).toEqual(ref.y);
+    });
+  }
+
+  it('near-ties of x · q round as the kernel does across random float16 and bfloat16 rows', async () => {
+    // Rows whose max makes 127/max inexact; many elements land within an ulp of k + 0.5.
+    for (const dtype of ['float16', 'bfloat16'] as const) {
+      const r = rng(dtype === 'float16' ? 11 : 12);
+      const rows = 64;
+      const cols = 40;
+      const vals: number[] = [];
+      for (let i = 0; i < rows; i++) {
+        const max = 1 + 200 * r();
+        for (let c = 0; c < cols; c++) vals.push(c === 0 ? max : ((Math.floor(r() * 254) - 127 + 0.5) * max) / 127);
+      }
+      const x = floatTensor(vals, [rows, cols], dtype);
+      const ref = refDynamicQuant(x.values, cols);
+      const got = await attempt(() => npuDynamicQuant(x.t));
+      if (got === UNSUPPORTED) return;
+      expect(int8Values(got.y)).toEqual(ref.y);
+      expect(Array.from(got.scale.cpu().data as Float32Array)).toEqual(ref.scale);
+    }
   });
 });
 

@@ -96,7 +96,7 @@ export function bf16BitsToValue(h: number): number {
   return f32FromBits((h & 0xffff) << 16);
 }
 
-// ---------------------------------------------------------------- trans_quant_param (SPEC §4)
+// ---------------------------------------------------------------- trans_quant_param (docs/semantics.md §4)
 
 export function refFp19(scale: number, roundMode: 0 | 1): number {
   const u = bitsFromF32(scale);
@@ -118,6 +118,16 @@ export function refFp19(scale: number, roundMode: 0 | 1): number {
     }
   }
   return ((sign << 31) | (e << 23) | (m10 << 13)) >>> 0;
+}
+
+/**
+ * torch_npu's eager result shape of npu_trans_quant_param (op-plugin
+ * TransQuantParamKernelNpuOpApi.cpp): the scale's sizes; for a 1-D scale with
+ * an offset, the offset's sizes unless scale.size(0) > offset.size(0).
+ */
+export function refTransQuantParamShape(scaleShape: readonly number[], offsetShape?: readonly number[]): number[] {
+  if (offsetShape === undefined || scaleShape.length !== 1) return [...scaleShape];
+  return scaleShape[0] > offsetShape[0] ? [...scaleShape] : [...offsetShape];
 }
 
 export function refTransQuantParam(scale: number[], offset: number[] | undefined, roundMode: 0 | 1 = 0): bigint[] {

@@ -1,15 +1,15 @@
-/** npuTransQuantParam bit for bit against SPEC §4, plus its checks. */
+/** npuTransQuantParam bit for bit against docs/semantics.md §4, plus its checks. */
 
 import { describe, expect, it } from 'vitest';
-import { npuTransQuantParam, npuTransQuantParamSync, QmmError, tensor } from '../lib/index';
+import { npuTransQuantParam, npuTransQuantParamSync, QmmError, tensor, type Tensor, type TransQuantParamOptions } from '../lib/index';
 import { errorCode, randFloats, rng } from './helpers';
-import { bitsFromF32, f32FromBits, refTransQuantParam } from './reference';
+import { bitsFromF32, f32FromBits, refTransQuantParam, refTransQuantParamShape } from './reference';
 
 const f32t = (v: number[], shape = [v.length]) => tensor(Float32Array.from(v), shape, 'float32');
 
 describe('npuTransQuantParam', () => {
   it('matches the documented example 0x40203F85E000 (scale 1.0459, offset 1)', async () => {
-    // SPEC §4: 70507248869376 = 0x40203F85E000 decodes to scale ≈1.0459, offset +1, bit 46
+    // docs/semantics.md §4: 70507248869376 = 0x40203F85E000 decodes to scale ≈1.0459, offset +1, bit 46
     const q = await npuTransQuantParam(f32t([1.0459]), f32t([1]));
     expect(q.dtype).toBe('int64');
     expect(q.shape).toEqual([1]);
@@ -89,7 +89,7 @@ describe('npuTransQuantParam', () => {
     expect(code(() => npuTransQuantParamSync(f32t([1, 2, 3, 4], [2, 2])))).toBe('ERR_QMM_SHAPE');
     expect(code(() => npuTransQuantParamSync(f32t([], [0])))).toBe('ERR_QMM_SHAPE');
     expect(code(() => npuTransQuantParamSync(f32t([1, 2, 3]), f32t([1, 2])))).toBe('ERR_QMM_SHAPE');
-    expect(code(() => npuTransQuantParamSync(f32t([1, 2], [1, 2]), f32t([1, 2])))).toBe('ERR_QMM_SHAPE');
+    expect(code(() => npuTransQuantParamSync(f32t([1, 2], [1, 2]), f32t([1, 2, 3])))).toBe('ERR_QMM_SHAPE');
     expect(code(() => npuTransQuantParamSync(f32t([1]), tensor(new Int8Array(1), [1], 'int8')))).toBe('ERR_QMM_DTYPE');
     expect(code(() => npuTransQuantParamSync([1] as never))).toBe('TypeError');
     const e = (() => {
@@ -101,5 +101,105 @@ describe('npuTransQuantParam', () => {
     })();
     expect(e?.message).toContain('shape of scale only support (n, ) and (1, n), but current is (2, 2)');
     expect(e?.argument).toBe('scale');
+  });
+
+  describe('shapes as torch_npu runs them eagerly (aclnn CheckShape, not the graph-mode meta check)', () => {
+    const values = (n: number, base: number) => Array.from({ length: n }, (_, i) => base + 0.25 * i);
+    // [scale shape, offset shape]
+    const accepted: Array<[number[], number[]]> = [
+      [[1], [1, 5]],
+      [[1], [5]],
+      [[5], [1]],
+      [[5], [1, 1]],
+      [[5], [5]],
+      [[5], [1, 5]],
+      [[1], [1, 1]],
+      [[1, 1], [1]],
+      [[1, 5], [5]],
+      [[1, 5], [1]],
+      [[1, 5], [1, 1]],
+      [[1, 5], [1, 5]],
+    ];
+    for (const [ss, os] of accepted) {
+      it(`scale ${JSON.stringify(ss)} with offset ${JSON.stringify(os)}`, () => {
+        const sv = values(ss.reduce((a, b) => a * b, 1), 0.5);
+        const ov = values(os.reduce((a, b) => a * b, 1), -3);
+        const q = npuTransQuantParamSync(f32t(sv, ss), f32t(ov, os));
+        expect(q.shape).toEqual(refTransQuantParamShape(ss, os));
+        expect(Array.from(q.data as BigInt64Array)).toEqual(refTransQuantParam(sv, ov));
+      });
+    }
+
+    it('scale (1,) with offset (1, 5) gives (1, 5); scale (5,) with offset (1, 5) gives (5,)', async () => {
+      expect(npuTransQuantParamSync(f32t([2]), f32t([1, 2, 3, 4, 5], [1, 5])).shape).toEqual([1, 5]);
+      expect((await npuTransQuantParam(f32t([2]), f32t([1, 2, 3, 4, 5], [1, 5]))).shape).toEqual([1, 5]);
+      expect(npuTransQuantParamSync(f32t([1, 2, 3, 4, 5]), f32t([1, 2, 3, 4, 5], [1, 5])).shape).toEqual([5]);
+      expect(npuTransQuantParamSync(f32t([2], [1, 1]), f32t([3])).shape).toEqual([1, 1]);
+    });
+
+    it('a (1, n) scale takes an (n,) or (1,) offset', () => {
+      const q = npuTransQuantParamSync(f32t([1, 2, 3], [1, 3]), f32t([4, 5, 6]));
+      expect(q.shape).toEqual([1, 3]);
+      expect(Array.from(q.data as BigInt64Array)).toEqual(refTransQuantParam([1, 2, 3], [4, 5, 6]));
+      const q1 = npuTransQuantParamSync(f32t([1, 2, 3], [1, 3]), f32t([-7]));
+      expect(q1.shape).toEqual([1, 3]);
+      expect(Array.from(q1.data as BigInt64Array)).toEqual(refTransQuantParam([1, 2, 3], [-7]));
+    });
+
+    it('refuses lengths the kernel would read or write past, naming both shapes', () => {
+      const rejected: Array<[number[], number[], string]> = [
+        [[3], [2], 'scale and offset should be same when both greater than 1, but scale is 3, offset is 2'],
+        [[1, 3], [2], 'must have the same number of elements'],
+        [[3], [1, 5], 'must have the same number of elements'],
+        [[1, 3], [1, 2], 'must have the same number of elements'],
+        [[1, 1], [4], 'the result takes the scale\'s shape (1, 1) but the device would write 4 values'],
+        [[1, 1], [1, 4], 'the device would write 4 values'],
+      ];
+      for (const [ss, os, text] of rejected) {
+        let err: unknown;
+        try {
+          npuTransQuantParamSync(f32t(new Array(ss.reduce((a, b) => a * b, 1)).fill(1), ss), f32t(new Array(os.reduce((a, b) => a * b, 1)).fill(1), os));
+        } catch (e) {
+          err = e;
+        }
+        const where = `${JSON.stringify(ss)} ${JSON.stringify(os)}`;
+        expect(err, where).toBeInstanceOf(QmmError);
+        expect((err as QmmError).code, where).toBe('ERR_QMM_SHAPE');
+        expect((err as QmmError).argument, where).toBe('offset');
+        expect((err as QmmError).message, where).toContain(text);
+      }
+    });
+  });
+
+  describe('the options object as the second argument', () => {
+    // lib/ops declares only (scale, offset?, options?); this is the runtime form.
+    const syncWithOptions = npuTransQuantParamSync as unknown as (scale: Tensor, options?: unknown, extra?: unknown) => Tensor;
+    const asyncWithOptions = npuTransQuantParam as unknown as (scale: Tensor, options?: unknown) => Promise<Tensor>;
+    const scales = [1.000732421875, 2.99, -2.51];
+
+    it('(scale, { roundMode: 1 }) is (scale, null, { roundMode: 1 })', async () => {
+      const want = refTransQuantParam(scales, undefined, 1);
+      expect(want).not.toEqual(refTransQuantParam(scales, undefined, 0));
+      expect(Array.from(syncWithOptions(f32t(scales), { roundMode: 1 }).data as BigInt64Array)).toEqual(want);
+      expect(Array.from((await asyncWithOptions(f32t(scales), { roundMode: 1 })).data as BigInt64Array)).toEqual(want);
+      expect(Array.from(syncWithOptions(f32t(scales), {}).data as BigInt64Array)).toEqual(refTransQuantParam(scales, undefined, 0));
+      expect(Array.from(npuTransQuantParamSync(f32t(scales), null, { roundMode: 1 } as TransQuantParamOptions).data as BigInt64Array)).toEqual(want);
+    });
+
+    it('anything else in second place is a TypeError naming offset', () => {
+      const cases: Array<[unknown, unknown, RegExp]> = [
+        [5, undefined, /offset must be a Tensor, null or undefined \(or pass the options \{ roundMode \} as the second argument\), got/],
+        [[1, 2], undefined, /offset must be a Tensor/],
+        [new Float32Array(2), undefined, /offset must be a Tensor/],
+        ['1', undefined, /offset must be a Tensor/],
+        [{ roundMode: 1 }, { roundMode: 1 }, /offset must be a Tensor, null or undefined when options are passed as the third argument/],
+      ];
+      for (const [second, third, text] of cases) {
+        expect(() => syncWithOptions(f32t([1]), second, third)).toThrow(TypeError);
+        expect(() => syncWithOptions(f32t([1]), second, third)).toThrow(text);
+      }
+      expect(() => syncWithOptions(f32t([1]), { roundMode: 2 })).toThrow(RangeError);
+      expect(() => syncWithOptions(f32t([1]), { round: 1 })).toThrow(/options\.round is not a known option/);
+    });
   });
 });

@@ -19,19 +19,42 @@ interface Case {
   code: string;
   /** a fragment the message must contain */
   text?: string;
+  /** a fragment the message must not contain */
+  notText?: string;
   argument?: string;
+  /** Node's `code` of a TypeError / RangeError */
+  nodeCode?: 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_OUT_OF_RANGE';
+}
+
+/** `t`, after its buffer was transferred away (as postMessage(…, [buffer]) does). */
+function detach(t: Tensor): Tensor {
+  const buffer = t.storage.host?.buffer as ArrayBuffer;
+  structuredClone(buffer, { transfer: [buffer] });
+  return t;
 }
 
 const mm = (x1: Tensor, x2: Tensor, scale: Tensor, o?: QuantMatmulOptions) => () => npuQuantMatmulSync(x1, x2, scale, o);
 
 const CASES: Case[] = [
   // JS types
-  { name: 'x1 not a tensor', call: () => npuQuantMatmulSync(new Int8Array(4) as never, i8([2, 2]), f32([1])), code: 'TypeError', text: 'x1 must be a Tensor' },
-  { name: 'unknown option', call: mm(i8([2, 2]), i8([2, 2]), f32([1]), { pertoken_scale: f32([2]) } as never), code: 'TypeError', text: 'options.pertoken_scale is not a known option' },
-  { name: 'options not an object', call: mm(i8([2, 2]), i8([2, 2]), f32([1]), 5 as never), code: 'TypeError' },
-  { name: 'outputDtype not a dtype', call: mm(i8([2, 2]), i8([2, 2]), f32([1]), { outputDtype: 'float64' as never }), code: 'TypeError', text: "options.outputDtype must be one of" },
+  { name: 'x1 not a tensor', call: () => npuQuantMatmulSync(new Int8Array(4) as never, i8([2, 2]), f32([1])), code: 'TypeError', nodeCode: 'ERR_INVALID_ARG_TYPE', text: 'x1 must be a Tensor' },
+  { name: 'unknown option', call: mm(i8([2, 2]), i8([2, 2]), f32([1]), { pertoken_scale: f32([2]) } as never), code: 'TypeError', nodeCode: 'ERR_INVALID_ARG_VALUE', text: 'options.pertoken_scale is not a known option' },
+  { name: 'options not an object', call: mm(i8([2, 2]), i8([2, 2]), f32([1]), 5 as never), code: 'TypeError', nodeCode: 'ERR_INVALID_ARG_TYPE' },
+  { name: 'outputDtype not a dtype', call: mm(i8([2, 2]), i8([2, 2]), f32([1]), { outputDtype: 'float64' as never }), code: 'TypeError', nodeCode: 'ERR_INVALID_ARG_VALUE', text: "options.outputDtype must be one of" },
+  {
+    name: "outputDtype 'fp16' lists only the output dtypes",
+    call: mm(i8([2, 2]), i8([2, 2]), f32([1]), { outputDtype: 'fp16' as never }),
+    code: 'TypeError',
+    nodeCode: 'ERR_INVALID_ARG_VALUE',
+    text: `options.outputDtype must be one of 'int8', 'float16', 'bfloat16', 'int32', got "fp16"`,
+  },
+  { name: 'outputDtype not a string', call: mm(i8([2, 2]), i8([2, 2]), f32([1]), { outputDtype: 5 as never }), code: 'TypeError', nodeCode: 'ERR_INVALID_ARG_TYPE', notText: 'float32' },
   { name: 'outputDtype float32', call: mm(i8([2, 2]), i8([2, 2]), f32([1]), { outputDtype: 'float32' as never }), code: 'ERR_QMM_DTYPE', text: 'Not supported output dtype is float32' },
-  { name: 'signal not an AbortSignal', call: mm(i8([2, 2]), i8([2, 2]), f32([1]), { signal: {} as never }), code: 'TypeError' },
+  { name: 'signal not an AbortSignal', call: mm(i8([2, 2]), i8([2, 2]), f32([1]), { signal: {} as never }), code: 'TypeError', nodeCode: 'ERR_INVALID_ARG_TYPE' },
+  // detached buffers
+  { name: 'detached x1', call: () => npuQuantMatmulSync(detach(i8([2, 2])), i8([2, 2]), f32([1])), code: 'TypeError', nodeCode: 'ERR_INVALID_ARG_VALUE', text: 'x1: its ArrayBuffer is detached' },
+  { name: 'detached transposed x2', call: () => npuQuantMatmulSync(i8([2, 2]), detach(i8([3, 2])).t(), f32([1])), code: 'TypeError', nodeCode: 'ERR_INVALID_ARG_VALUE', text: 'x2: its ArrayBuffer is detached' },
+  { name: 'detached bias', call: () => npuQuantMatmulSync(i8([2, 2]), i8([2, 3]), f32([3]), { bias: detach(i32([3])), outputDtype: 'bfloat16' }), code: 'TypeError', nodeCode: 'ERR_INVALID_ARG_VALUE', text: 'options.bias: its ArrayBuffer is detached' },
   // dtypes of x1/x2
   { name: 'x1 float16', call: mm(f16([2, 2]), i8([2, 2]), f32([1])), code: 'ERR_QMM_DTYPE', argument: 'x1' },
   { name: 'A8W4 needs group_sizes', call: mm(i8([2, 16]), i32([16, 1]), f32([1])), code: 'ERR_QMM_UNSUPPORTED', text: 'A8W4' },
@@ -59,8 +82,11 @@ const CASES: Case[] = [
   { name: 'empty x1', call: mm(i8([0, 4]), i8([4, 4]), f32([1])), code: 'ERR_QMM_SHAPE', text: 'QuantMatmul not support to process empty tensor currently' },
   { name: 'empty x2', call: mm(i8([2, 4]), i8([4, 0]), f32([1])), code: 'ERR_QMM_SHAPE', text: 'empty tensor' },
   // k, transposition, 65535
-  { name: 'k mismatch', call: mm(i8([2, 5]), i8([6, 3]), f32([1])), code: 'ERR_QMM_SHAPE', text: 'x1 k dim and x2 k dim should be same, but x1 is 5, x2 is 6' },
-  { name: 'int4 k mismatch', call: mm(i32([2, 2]), i32([8, 1]), f32([1]), { outputDtype: 'float16' }), code: 'ERR_QMM_SHAPE', text: 'x1 is 16, x2 is 8' },
+  { name: 'k mismatch', call: mm(i8([2, 5]), i8([6, 3]), f32([1])), code: 'ERR_QMM_SHAPE', text: 'x1 k dim and x2 k dim should be same, but x1 is 5, x2 is 6', notText: '.t()' },
+  { name: 'an (n, k) weight where (k, n) is needed', call: mm(i8([2, 5]), i8([3, 5]), f32([1])), code: 'ERR_QMM_SHAPE', argument: 'x2', text: 'but x1 is 5, x2 is 3; x2 (3, 5) looks like an (n, k) weight: pass x2.t()' },
+  { name: 'a transposed (k, n) weight where (k, n) is needed', call: mm(i8([2, 5]), i8([5, 3]).t(), f32([1])), code: 'ERR_QMM_SHAPE', text: 'pass x2.t()' },
+  { name: 'int4 k mismatch', call: mm(i32([2, 2]), i32([8, 1]), f32([1]), { outputDtype: 'float16' }), code: 'ERR_QMM_SHAPE', text: 'x1 is 16, x2 is 8', notText: '.t()' },
+  { name: 'an int4 (n, k/8) weight where (k, n/8) is needed', call: mm(i32([2, 2]), i32([8, 2]), f32([1]), { outputDtype: 'float16' }), code: 'ERR_QMM_SHAPE', text: 'x1 is 16, x2 is 8; x2 (8, 2) looks like an (n, k) weight: pass x2.t()' },
   { name: 'int4 transposed x1', call: mm(i32([1, 2]).t(), i32([16, 1]), f32([1]), { outputDtype: 'float16' }), code: 'ERR_QMM_SHAPE', text: 'TransposeX1 should be false' },
   { name: 'last dim > 65535', call: mm(i8([1, 65536]), i8([65536, 1]), f32([1])), code: 'ERR_QMM_SHAPE', text: 'larger than 65535, x1 is 65536, x2 is 1' },
   { name: 'x2 last dim > 65535', call: mm(i8([1, 2]), i8([2, 65536]), f32([1]), { outputDtype: 'bfloat16' }), code: 'ERR_QMM_SHAPE', text: 'x2 is 65536' },
@@ -128,6 +154,8 @@ describe('npuQuantMatmul rejects what the device rejects', () => {
       const code = e instanceof QmmError ? e.code : (e as Error).constructor.name;
       expect(code, (e as Error).message).toBe(c.code);
       if (c.text) expect((e as Error).message).toContain(c.text);
+      if (c.notText) expect((e as Error).message).not.toContain(c.notText);
+      if (!(e instanceof QmmError)) expect((e as { code?: string }).code).toBe(c.nodeCode);
       if (c.argument) expect((e as QmmError).argument).toBe(c.argument);
       if (e instanceof QmmError && e.argument) expect(e.message.startsWith(e.argument)).toBe(true);
     });

@@ -2,8 +2,9 @@
 // signatures), written from SPEC.md; no CANN header is used. Every function
 // is reached through a pointer resolved with dlsym (loader.h).
 //
-// The signatures live in X-lists so that cmake/FindCANN.cmake can expand the
-// same lists against the real headers and static_assert that they agree.
+// The signatures live in X-lists so that binding/cann/abi_check (built by
+// cmake/CannHeaderCheck.cmake when CANN headers exist) can expand the same lists
+// against the real headers and static_assert that they agree.
 #pragma once
 
 #include <cstddef>
@@ -45,12 +46,18 @@ constexpr aclError ACL_ERROR_REPEAT_INITIALIZE = 100002;
   X(aclrtMemcpy, aclError, (void* dst, size_t destMax, const void* src, size_t count, aclrtMemcpyKind kind)) \
   X(aclGetRecentErrMsg, const char*, ())
 
+// Optional: resolved when the runtime has them; the loader does not require them.
+#define QMM_ACL_RUNTIME_OPTIONAL_FUNCS(X)                                                          \
+  X(aclrtDestroyStreamForce, aclError, (aclrtStream stream))                                       \
+  X(aclrtGetSocName, const char*, ())
+
 #define QMM_ACL_META_FUNCS(X)                                                                      \
   X(aclCreateTensor, aclTensor*,                                                                   \
     (const int64_t* viewDims, uint64_t viewDimsNum, aclDataType dataType, const int64_t* stride,   \
      int64_t offset, aclFormat format, const int64_t* storageDims, uint64_t storageDimsNum,        \
      void* tensorData))                                                                            \
   X(aclDestroyTensor, aclnnStatus, (const aclTensor* tensor))
+#define QMM_ACL_META_OPTIONAL_FUNCS(X) X(aclDestroyAclOpExecutor, aclnnStatus, (aclOpExecutor * executor))
 
 #define QMM_ACLNN_RUN_SIG (void* workspace, uint64_t workspaceSize, aclOpExecutor* executor, aclrtStream stream)
 #define QMM_ACLNN_QMM_V5_SIG                                                                       \
@@ -59,7 +66,7 @@ constexpr aclError ACL_ERROR_REPEAT_INITIALIZE = 100002;
    const aclTensor* yOffset, const aclTensor* bias, bool transposeX1, bool transposeX2,            \
    int64_t groupSize, aclTensor* out, uint64_t* workspaceSize, aclOpExecutor** executor)
 
-// Operators, grouped by the header that declares them (FindCANN checks a
+// Operators, grouped by the header that declares them (the header check covers a
 // group only when its header exists).
 #define QMM_ACLNN_QMM_V3_FUNCS(X)                                                                  \
   X(aclnnQuantMatmulV3GetWorkspaceSize, aclnnStatus,                                               \
@@ -125,7 +132,9 @@ constexpr aclError ACL_ERROR_REPEAT_INITIALIZE = 100002;
 // <name>_t: the function-pointer type of each entry point.
 #define QMM_ACL_TYPEDEF(name, ret, params) typedef ret(*name##_t) params;
 QMM_ACL_RUNTIME_FUNCS(QMM_ACL_TYPEDEF)
+QMM_ACL_RUNTIME_OPTIONAL_FUNCS(QMM_ACL_TYPEDEF)
 QMM_ACL_META_FUNCS(QMM_ACL_TYPEDEF)
+QMM_ACL_META_OPTIONAL_FUNCS(QMM_ACL_TYPEDEF)
 QMM_ACLNN_OP_FUNCS(QMM_ACL_TYPEDEF)
 #undef QMM_ACL_TYPEDEF
 

@@ -57,7 +57,8 @@ std::shared_ptr<Backend> createCannBackend() {
   if (st != acl::ACL_SUCCESS) backendError(api, "aclrtGetDeviceCount", st);
   if (count == 0)
     throw QmmException(ErrorCode::Backend, "CANN loaded from " + api.root + " but sees no device (no NPU visible)");
-  gBackend = new std::shared_ptr<Backend>(std::make_shared<CannBackend>(api, static_cast<int>(count)));
+  const char* soc = api.aclrtGetSocName != nullptr ? api.aclrtGetSocName() : nullptr;
+  gBackend = new std::shared_ptr<Backend>(std::make_shared<CannBackend>(api, static_cast<int>(count), soc ? soc : ""));
   return *gBackend;
 }
 
@@ -79,7 +80,8 @@ BackendInfo CannBackend::info() const {
   BackendInfo bi;
   bi.name = "cann";
   bi.detail = "CANN " + (api_.version.empty() ? std::string("(version unknown)") : api_.version) + " at " + api_.root +
-              " [" + libs + "]; entry points: " + api_.entryPoints();
+              " [" + libs + "]; entry points: " + api_.entryPoints() +
+              (socName_.empty() ? std::string() : "; SoC " + socName_);
   bi.deviceCount = rt_.deviceCount();
   return bi;
 }

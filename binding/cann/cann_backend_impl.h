@@ -4,16 +4,20 @@
 
 #include <initializer_list>
 #include <string>
+#include <utility>
 
 #include "../backend.h"
 #include "../errors.h"
 #include "device_runtime.h"
+#include "soc.h"
 
 namespace qmm {
 
 class CannBackend final : public Backend {
  public:
-  CannBackend(const CannApi& api, int deviceCount) : api_(api), rt_(api, deviceCount) {}
+  // socName: aclrtGetSocName() ("" when the runtime does not say).
+  CannBackend(const CannApi& api, int deviceCount, std::string socName)
+      : api_(api), rt_(api, deviceCount), socName_(std::move(socName)), soc_(socFamilyOf(socName_)) {}
 
   BackendInfo info() const override;
   void quantMatmul(const QuantMatmulArgs& a) override;
@@ -35,11 +39,15 @@ class CannBackend final : public Backend {
   template <typename GetWorkspace, typename Run>
   void twoPhase(DeviceRuntime::Lock& lock, const char* getName, GetWorkspace&& getWorkspace, const char* runName,
                 Run run);
+  // Whether aclnnNpuFormatCast can do this cast; *additionalDtype is its argument.
+  bool formatCastOnDevice(const FormatCastArgs& a, int* additionalDtype) const;
   void formatCastOnHost(const FormatCastArgs& a, int device);
   void copy(int device, void* dst, const void* src, size_t bytes, acl::aclrtMemcpyKind kind);
 
   const CannApi& api_;
   DeviceRuntime rt_;
+  const std::string socName_;
+  const SocFamily soc_;
 };
 
 template <typename GetWorkspace, typename Run>
@@ -49,11 +57,22 @@ void CannBackend::twoPhase(DeviceRuntime::Lock& lock, const char* getName, GetWo
   uint64_t wsSize = 0;
   acl::aclOpExecutor* executor = nullptr;
   checkAcl(api_, getWorkspace(&wsSize, &executor), getName);
-  // If this allocation fails the executor is never run; aclnn offers no call
-  // to release an unrun (non-repeatable) executor.
   DevMem workspace;
-  if (wsSize > 0) workspace = DevMem(api_, wsSize);
-  checkAcl(api_, run(workspace.get(), wsSize, executor, stream), runName);
+  if (wsSize > 0) {
+    try {
+      workspace = DevMem(api_, wsSize);
+    } catch (...) {
+      // A launch releases its (non-repeatable) executor, even when it fails
+      // (hicann/opbase CommonOpExecutorRun); one that is never launched must be
+      // destroyed, which aclDestroyAclOpExecutor does for any executor (acl_op_api.cpp).
+      if (api_.aclDestroyAclOpExecutor != nullptr) api_.aclDestroyAclOpExecutor(executor);
+      throw;
+    }
+  }
+  const long long status = run(workspace.get(), wsSize, executor, stream);
+  // Waits for what the failed launch queued before `workspace` and the
+  // caller's operands are freed.
+  if (status != 0) lock.launchFailed(runName, status);
   lock.synchronize();
 }
 

@@ -150,12 +150,7 @@ void CannBackend::formatCast(const FormatCastArgs& a) {
   const bool toNz = a.dst.format == Format::FractalNZ;
   const int device = opDevice({&a.src, &a.dst});
   int additional = -1;
-  // aclnnNpuFormatCast takes contiguous ND sources only (torch uses the legacy
-  // path otherwise, SPEC §5.2); every other case is packed on the host (§5.1).
-  const bool viaAclnn = api_.hasFormatCast() &&
-                        (toNz ? a.src.isContiguous() && additionalDtypeFor(a.src, a.dst.storageShape.back(), &additional)
-                              : a.dst.isContiguous());
-  if (!viaAclnn) return formatCastOnHost(a, device);
+  if (!formatCastOnDevice(a, &additional)) return formatCastOnHost(a, device);
 
   DeviceRuntime::Lock lock(rt_, device);
   checkCancel(a.cancel);
@@ -186,6 +181,35 @@ void CannBackend::formatCast(const FormatCastArgs& a) {
   dst.downloadIfStaged();
 }
 
+// What aclnnNpuFormatCast takes (hicann/ops-math
+// conversion/npu_format_cast/op_host/op_api/aclnn_npu_format_cast.cpp); torch
+// uses its legacy path for everything else (docs/semantics.md §5.2); we pack on
+// the host (§5.1).
+bool CannBackend::formatCastOnDevice(const FormatCastArgs& a, int* additionalDtype) const {
+  if (!api_.hasFormatCast()) return false;
+  // CheckGetWorkSpaceSizeInputs: Atlas A2 / A3 or Ascend 950 only. When the
+  // runtime does not name its chip, the op is tried.
+  if (soc_ == SocFamily::Other) return false;
+  const TensorArg& nz = a.dst.format == Format::FractalNZ ? a.dst : a.src;
+  for (const TensorArg* t : {&a.src, &a.dst}) {
+    switch (t->dtype) {  // WEIGHT_DTYPE_SUPPORT_LIST as far as our dtypes go
+      case DType::Int8: case DType::UInt8: case DType::Float32: case DType::Float16: case DType::BFloat16:
+      case DType::Int32:
+        break;
+      default:
+        return false;
+    }
+    if (t->rank() < 2 || t->rank() > 6) return false;
+    // IsContiguous on both sides. aclnn counts every FRACTAL_NZ tensor as
+    // contiguous and would cast its storage as if the view were not there.
+    if (!t->isContiguous()) return false;
+  }
+  if (nz.offset != 0) return false;
+  // FallbackAclop: before Ascend 950 an empty source is the legacy path's.
+  if (a.src.numel() == 0 && soc_ != SocFamily::Ascend950) return false;
+  return a.dst.format != Format::FractalNZ || additionalDtypeFor(a.src, a.dst.storageShape.back(), additionalDtype);
+}
+
 void CannBackend::formatCastOnHost(const FormatCastArgs& a, int device) {
   const bool srcDev = a.src.mem.kind == Memory::Kind::Device, dstDev = a.dst.mem.kind == Memory::Kind::Device;
   if (!srcDev && !dstDev) return emu::formatCast(a);
@@ -193,11 +217,13 @@ void CannBackend::formatCastOnHost(const FormatCastArgs& a, int device) {
   checkCancel(a.cancel);
   std::vector<uint8_t> srcBytes, dstBytes;
   FormatCastArgs h = a;
+  // aclrtMemcpy rejects a count of 0 (empty tensors have nothing to copy)
   if (srcDev) {
     srcBytes.resize(storageBytes(a.src));
-    checkAcl(api_, api_.aclrtMemcpy(srcBytes.data(), srcBytes.size(), a.src.mem.ptr, srcBytes.size(),
-                                    acl::ACL_MEMCPY_DEVICE_TO_HOST),
-             "aclrtMemcpy");
+    if (!srcBytes.empty())
+      checkAcl(api_, api_.aclrtMemcpy(srcBytes.data(), srcBytes.size(), a.src.mem.ptr, srcBytes.size(),
+                                      acl::ACL_MEMCPY_DEVICE_TO_HOST),
+               "aclrtMemcpy");
     h.src = onHost(a.src, srcBytes);
   }
   if (dstDev) {
@@ -205,7 +231,7 @@ void CannBackend::formatCastOnHost(const FormatCastArgs& a, int device) {
     h.dst = onHost(a.dst, dstBytes);
   }
   emu::formatCast(h);
-  if (dstDev)
+  if (dstDev && !dstBytes.empty())
     checkAcl(api_, api_.aclrtMemcpy(a.dst.mem.ptr, dstBytes.size(), dstBytes.data(), dstBytes.size(),
                                     acl::ACL_MEMCPY_HOST_TO_DEVICE),
              "aclrtMemcpy");

@@ -8,7 +8,7 @@
 //        y = round(x * scale + offset): f32 multiply and add, RINT to int8.
 //   npu_dynamic_quant(x) (int8, no smooth scales)
 //     -> aclnnDynamicQuant(x, smoothScalesOptional=nullptr, yOut, scaleOut)
-//        scaleOut = rowmax|x| / 127, yOut = round(x / scaleOut).
+//        scaleOut and yOut as docs/semantics.md §9.2 describes.
 //
 // Both entry points are optional: a CANN without them gets ERR_QMM_UNSUPPORTED.
 #include <cstring>

@@ -29,13 +29,21 @@ void makeCurrent(const CannApi& api, int device) {
 
 }  // namespace
 
-void throwDeviceError(const CannApi& api, const char* call, long long status, const std::string& context) {
+std::string recentDeviceMessage(const CannApi& api) {
   const char* recent = api.aclGetRecentErrMsg ? api.aclGetRecentErrMsg() : nullptr;
-  const std::string deviceMessage = recent ? recent : "";
+  return recent ? recent : "";
+}
+
+QmmException deviceError(const char* call, long long status, const std::string& context,
+                         const std::string& deviceMessage) {
   std::string msg = std::string(call) + " failed with status " + std::to_string(status);
   if (!context.empty()) msg += " (" + context + ")";
   if (!deviceMessage.empty()) msg += ": " + deviceMessage;
-  throw QmmException(ErrorCode::Device, msg, status, call, deviceMessage);
+  return QmmException(ErrorCode::Device, msg, status, call, deviceMessage);
+}
+
+void throwDeviceError(const CannApi& api, const char* call, long long status, const std::string& context) {
+  throw deviceError(call, status, context, recentDeviceMessage(api));
 }
 
 DevMem::DevMem(const CannApi& api, size_t bytes) : api_(&api) {
@@ -76,17 +84,35 @@ acl::aclrtStream DeviceRuntime::Lock::stream() {
 }
 
 void DeviceRuntime::Lock::synchronize() {
-  acl::aclrtStream& s = rt_.slots_[device_]->stream;
-  const acl::aclError st = rt_.api_.aclrtSynchronizeStream(s);
+  const acl::aclError st = rt_.api_.aclrtSynchronizeStream(rt_.slots_[device_]->stream);
   if (st == acl::ACL_SUCCESS) return;
-  const char* recent = rt_.api_.aclGetRecentErrMsg();
-  const std::string deviceMessage = recent ? recent : "";
-  rt_.api_.aclrtDestroyStream(s);
+  const std::string deviceMessage = recentDeviceMessage(rt_.api_);
+  abandonStream();
+  throw deviceError("aclrtSynchronizeStream", st, {}, deviceMessage);
+}
+
+void DeviceRuntime::Lock::launchFailed(const char* call, long long status) {
+  const std::string deviceMessage = recentDeviceMessage(rt_.api_);  // before the calls below replace it
+  std::string context;
+  const acl::aclError st = rt_.api_.aclrtSynchronizeStream(rt_.slots_[device_]->stream);
+  if (st != acl::ACL_SUCCESS) {
+    const std::string syncMessage = recentDeviceMessage(rt_.api_);
+    abandonStream();
+    context = "aclrtSynchronizeStream then failed with status " + std::to_string(st) +
+              (syncMessage.empty() ? "" : " (" + syncMessage + ")") + "; the stream was destroyed";
+  }
+  throw deviceError(call, status, context, deviceMessage);
+}
+
+void DeviceRuntime::Lock::abandonStream() {
+  acl::aclrtStream& s = rt_.slots_[device_]->stream;
+  if (s == nullptr) return;
+  // Nothing to report a failed destroy to: the stream is given up either way.
+  if (rt_.api_.aclrtDestroyStreamForce != nullptr)
+    rt_.api_.aclrtDestroyStreamForce(s);
+  else
+    rt_.api_.aclrtDestroyStream(s);
   s = nullptr;
-  throw QmmException(ErrorCode::Device,
-                     "aclrtSynchronizeStream failed with status " + std::to_string(st) +
-                         (deviceMessage.empty() ? "" : ": " + deviceMessage),
-                     st, "aclrtSynchronizeStream", deviceMessage);
 }
 
 }  // namespace qmm

@@ -15,12 +15,17 @@
 #include <mutex>
 #include <vector>
 
+#include "../errors.h"
 #include "loader.h"
 
 namespace qmm {
 
-// Throws QmmException(ErrorCode::Device) naming the call and its status, with
-// aclGetRecentErrMsg() as the device message.
+// aclGetRecentErrMsg(), or "" (reading it clears it).
+std::string recentDeviceMessage(const CannApi& api);
+// QmmException(ErrorCode::Device) naming the call, its status and the device message.
+QmmException deviceError(const char* call, long long status, const std::string& context,
+                         const std::string& deviceMessage);
+// Throws deviceError(...) with aclGetRecentErrMsg() as the device message.
 [[noreturn]] void throwDeviceError(const CannApi& api, const char* call, long long status,
                                    const std::string& context = {});
 inline void checkAcl(const CannApi& api, long long status, const char* call, const std::string& context = {}) {
@@ -63,11 +68,21 @@ class DeviceRuntime {
     Lock(DeviceRuntime& rt, int device);
     int device() const { return device_; }
     acl::aclrtStream stream();  // the device's stream, created on first use
-    // aclrtSynchronizeStream; on failure the stream is destroyed (which
-    // drains or drops its queued work) so the next op starts on a new one.
+    // aclrtSynchronizeStream; on failure the stream is abandoned (see below)
+    // and a QmmException naming aclrtSynchronizeStream is thrown.
     void synchronize();
+    // For a launch that returned `status`: the launch may have queued part of
+    // the op, which still uses its workspace and operands. Waits for that work
+    // (abandoning the stream if it cannot be synchronized), so the caller may
+    // free them, and throws a QmmException naming `call`.
+    [[noreturn]] void launchFailed(const char* call, long long status);
 
    private:
+    // Destroys the stream after a failed synchronization, whose queued work
+    // never finishes: aclrtDestroyStreamForce (does not wait for it) where the
+    // runtime has it, else aclrtDestroyStream. The next op gets a new stream.
+    void abandonStream();
+
     DeviceRuntime& rt_;
     int device_;
     std::unique_lock<std::mutex> lock_;

@@ -126,6 +126,12 @@ std::vector<std::string> resolve(const Attempt& a, void* acl, void* meta, const 
   QMM_ACL_META_FUNCS(QMM_RESOLVE_META)
 #undef QMM_RESOLVE_ACL
 #undef QMM_RESOLVE_META
+#define QMM_RESOLVE_OPTIONAL_ACL(name, ret, params) assign(api.name, findSymbol(a, acl, #name));
+#define QMM_RESOLVE_OPTIONAL_META(name, ret, params) assign(api.name, findSymbol(a, meta, #name));
+  QMM_ACL_RUNTIME_OPTIONAL_FUNCS(QMM_RESOLVE_OPTIONAL_ACL)
+  QMM_ACL_META_OPTIONAL_FUNCS(QMM_RESOLVE_OPTIONAL_META)
+#undef QMM_RESOLVE_OPTIONAL_ACL
+#undef QMM_RESOLVE_OPTIONAL_META
   // Operators are optional one by one (an op whose entry points are missing
   // fails with ERR_QMM_UNSUPPORTED when called); at least one QuantMatmul is required.
 #define QMM_RESOLVE_OP(name, ret, params) assign(api.name, findSymbol(a, ops.front(), #name));

@@ -12,7 +12,9 @@ namespace qmm {
 struct CannApi {
 #define QMM_ACL_MEMBER(name, ret, params) acl::name##_t name = nullptr;
   QMM_ACL_RUNTIME_FUNCS(QMM_ACL_MEMBER)
+  QMM_ACL_RUNTIME_OPTIONAL_FUNCS(QMM_ACL_MEMBER)  // nullptr when absent
   QMM_ACL_META_FUNCS(QMM_ACL_MEMBER)
+  QMM_ACL_META_OPTIONAL_FUNCS(QMM_ACL_MEMBER)  // nullptr when absent
   QMM_ACLNN_OP_FUNCS(QMM_ACL_MEMBER)
 #undef QMM_ACL_MEMBER
 

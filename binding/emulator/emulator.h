@@ -18,4 +18,8 @@ void dynamicQuant(const DynamicQuantArgs& a);
 
 namespace qmm {
 std::shared_ptr<Backend> createEmulatorBackend();
+
+// npu:0 .. npu:7 on the emulator: emulated device memory is host memory, so
+// the index only keeps code written for a multi-device host running.
+constexpr int kEmulatedDeviceCount = 8;
 }

@@ -16,7 +16,7 @@ class EmulatorBackend final : public Backend {
     BackendInfo i;
     i.name = "cpu";
     i.detail = std::string("kernel=") + emu::gemmKernelName() + " threads=" + std::to_string(computeThreads());
-    i.deviceCount = 1;  // npu:0 is emulated host memory
+    i.deviceCount = kEmulatedDeviceCount;
     return i;
   }
   void quantMatmul(const QuantMatmulArgs& a) override { emu::quantMatmul(a); }

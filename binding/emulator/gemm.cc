@@ -1,20 +1,14 @@
 #include "gemm.h"
 
-#include <mutex>
-#include <string>
-
-#include "kernels/kernel.h"
+#include "kernels/dispatch.h"
 
 namespace qmm::emu {
 
-const char* gemmKernelName() {
-  static std::mutex m;
-  static std::string s;
-  std::lock_guard<std::mutex> g(m);
-  s = kern::active().name;
+std::string gemmKernelName() {
+  std::string s = kern::active().name;
   const std::string note = kern::activeNote();
   if (!note.empty()) s += " (" + note + ")";
-  return s.c_str();
+  return s;
 }
 
 }  // namespace qmm::emu

@@ -2,10 +2,12 @@
 // (run-time ISA dispatch, kernels/kernel.h) and driven by quant_matmul.cc.
 #pragma once
 
+#include <string>
+
 namespace qmm::emu {
 
 // Name of the kernel in use (for backendInfo / qmm info), with the reason
 // when QMM_KERNEL asked for one this CPU or build lacks.
-const char* gemmKernelName();
+std::string gemmKernelName();
 
 }  // namespace qmm::emu

@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "kernels/kernel.h"
+#include "kernels/dispatch.h"
 #include "thread_pool.h"
 
 #if defined(__x86_64__)
@@ -20,19 +20,7 @@ std::string kernelName() { return kern::active().name; }
 std::string kernelNote() { return kern::activeNote(); }
 bool kernelSelect(const std::string& name) { return kern::select(name.c_str()); }
 
-std::string kernelsAvailable() {
-  std::string s;
-  auto add = [&](const char* n, bool ok) {
-    if (!ok) return;
-    if (!s.empty()) s += ",";
-    s += n;
-  };
-  add("vnni512", kern::cpuHasVnni512() && kern::vnni512Kernel() != nullptr);
-  add("neon", kern::cpuHasNeonDot() && kern::neonKernel() != nullptr);
-  add("avx2", kern::cpuHasAvx2() && kern::avx2Kernel() != nullptr);
-  add("scalar", true);
-  return s;
-}
+std::string kernelsAvailable() { return kern::availableKernels(); }
 
 namespace {
 

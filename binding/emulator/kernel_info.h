@@ -9,7 +9,7 @@
 
 namespace qmm::emu {
 
-// Kernel in use ("vnni512", "avx2", "neon", "scalar"), the note explaining a
+// Kernel in use ("amx_int8", "vnni512", "avx2", "i8mm", "neon", "scalar"), the note explaining a
 // QMM_KERNEL fallback ("" if none), and a switch (false when unavailable;
 // packs already made for the previous kernel are replaced at their next use).
 std::string kernelName();

@@ -1,6 +1,7 @@
 #include "plan.h"
 
 #include <string>
+#include <utility>
 
 #include "../errors.h"
 #include "operand.h"
@@ -24,6 +25,9 @@ void checkVector(const TensorArg& t, const char* name, int64_t want, bool allowO
                ", got " + std::to_string(t.shape[0]));
 }
 
+// float32 / float16 / bfloat16: what num::floatAt reads
+bool isFloat(DType d) { return d == DType::Float32 || d == DType::Float16 || d == DType::BFloat16; }
+
 std::vector<int64_t> batchDims(const TensorArg& t) {
   return std::vector<int64_t>(t.shape.begin(), t.shape.end() - 2);
 }
@@ -40,23 +44,27 @@ int64_t flatIndexFor(const std::vector<int64_t>& own, const std::vector<int64_t>
 
 MatmulPlan planQuantMatmul(const QuantMatmulArgs& a) {
   MatmulPlan p;
-  requireHost(a.x1, "x1");
-  requireHost(a.x2, "x2");
-  requireHost(a.scale, "scale");
-  if (a.offset) requireHost(*a.offset, "offset");
-  if (a.pertokenScale) requireHost(*a.pertokenScale, "pertokenScale");
-  if (a.bias) requireHost(*a.bias, "bias");
-  requireHost(a.out, "out");
+  const std::pair<const TensorArg*, const char*> operands[] = {
+      {&a.x1, "x1"},
+      {&a.x2, "x2"},
+      {&a.scale, "scale"},
+      {a.offset ? &*a.offset : nullptr, "offset"},
+      {a.pertokenScale ? &*a.pertokenScale : nullptr, "pertokenScale"},
+      {a.bias ? &*a.bias : nullptr, "bias"},
+      {&a.out, "out"}};
+  for (const auto& [t, name] : operands)
+    if (t != nullptr) requireHost(*t, name);
 
-  if (a.x1.dtype != DType::Int8 && a.x1.dtype != DType::Int32)
-    fail(ErrorCode::DType, std::string("x1 must be int8 or int32, got ") + dtypeName(a.x1.dtype));
-  if (a.x2.dtype != a.x1.dtype)
-    fail(ErrorCode::DType, std::string("x2 must have x1's dtype ") + dtypeName(a.x1.dtype) + ", got " +
-                               dtypeName(a.x2.dtype));
+  // What the packers and kernels can read (operand.cc): int8, or int4 packed
+  // eight to an int32 with a 2-D weight; non-empty matrices; an ND x1.
+  if ((a.x1.dtype != DType::Int8 && a.x1.dtype != DType::Int32) || a.x2.dtype != a.x1.dtype)
+    fail(ErrorCode::DType, std::string("x1, x2: the emulator reads int8 or int32 (int4) pairs, got ") +
+                               dtypeName(a.x1.dtype) + " and " + dtypeName(a.x2.dtype));
   p.int4 = a.x1.dtype == DType::Int32;
-  if (a.x1.rank() < 2 || a.x1.rank() > 6) shapeError("x1 rank must be 2..6, got " + std::to_string(a.x1.rank()));
-  if (a.x2.rank() < 2 || a.x2.rank() > (p.int4 ? 2 : 6))
-    shapeError("x2 rank must be " + std::string(p.int4 ? "2" : "2..6") + ", got " + std::to_string(a.x2.rank()));
+  if (a.x1.rank() < 2) shapeError("x1 must have at least 2 dims, got " + shapeToString(a.x1.shape));
+  if (a.x2.rank() < 2 || (p.int4 && a.x2.rank() != 2))
+    shapeError("x2 must have " + std::string(p.int4 ? "exactly" : "at least") + " 2 dims, got " +
+               shapeToString(a.x2.shape));
   if (a.x1.format != Format::ND) fail(ErrorCode::Format, "x1 must be ND");
   if (a.x1.numel() == 0 || a.x2.numel() == 0) shapeError("x1 and x2 can not be empty");
 
@@ -130,36 +138,27 @@ MatmulPlan planQuantMatmul(const QuantMatmulArgs& a) {
   outShape.push_back(p.n);
   if (a.out.shape != outShape || !a.out.isContiguous() || a.out.offset != 0)
     shapeError("out must be a contiguous " + shapeToString(outShape) + " tensor, got " + shapeToString(a.out.shape));
+  // What the epilogue can read and write (epilogue.cc); which combinations
+  // a device accepts is the TypeScript facade's check (lib/validate/quant_matmul.ts).
   const DType od = a.out.dtype;
-  if (od != DType::Int8 && od != DType::Float16 && od != DType::BFloat16 && od != DType::Int32)
-    fail(ErrorCode::DType, std::string("out dtype ") + dtypeName(od) + " is not supported");
-
   const bool intScale = a.scale.dtype == DType::Int64 || a.scale.dtype == DType::UInt64;
-  if (!intScale && a.scale.dtype != DType::Float32 && a.scale.dtype != DType::BFloat16)
-    fail(ErrorCode::DType, std::string("scale must be int64, float32 or bfloat16, got ") + dtypeName(a.scale.dtype));
+  if (!intScale && !isFloat(a.scale.dtype))
+    fail(ErrorCode::DType, std::string("scale: the emulator cannot read a ") + dtypeName(a.scale.dtype) + " scale");
   checkVector(a.scale, "scale", p.n, true);
-  if (od != DType::Int32) {
-    if (intScale && od != DType::Int8 && od != DType::Float16)
-      fail(ErrorCode::DType, "an int64 scale needs int8 or float16 output");
-    if (!intScale && od != DType::BFloat16 && od != DType::Float16)
-      fail(ErrorCode::DType, "a float scale needs bfloat16 or float16 output (pack it with npuTransQuantParam)");
-    if (intScale && a.pertokenScale) fail(ErrorCode::DType, "pertokenScale needs a float32/bfloat16 scale");
-  } else if (a.pertokenScale) {
-    fail(ErrorCode::DType, "pertokenScale is not allowed with int32 output");
-  }
-  if (a.offset) {
-    if (a.offset->dtype != DType::Float32) fail(ErrorCode::DType, "offset must be float32");
-    checkVector(*a.offset, "offset", p.n, true);
-  }
+  const bool writable = od == DType::Int32 || (intScale ? od == DType::Int8 || od == DType::Float16
+                                                           : od == DType::Float16 || od == DType::BFloat16);
+  if (!writable)
+    fail(ErrorCode::DType, std::string("out: the emulator has no epilogue from a ") + dtypeName(a.scale.dtype) +
+                               " scale to " + dtypeName(od));
   if (a.pertokenScale) {
-    if (a.pertokenScale->dtype != DType::Float32) fail(ErrorCode::DType, "pertokenScale must be float32");
+    if (!isFloat(a.pertokenScale->dtype))
+      fail(ErrorCode::DType, std::string("pertokenScale: the emulator cannot read ") + dtypeName(a.pertokenScale->dtype));
     checkVector(*a.pertokenScale, "pertokenScale", p.m, false);
   }
   if (a.bias) {
     const TensorArg& b = *a.bias;
-    if (b.dtype != DType::Int32 && b.dtype != DType::Float32 && b.dtype != DType::Float16 &&
-        b.dtype != DType::BFloat16)
-      fail(ErrorCode::DType, std::string("bias dtype ") + dtypeName(b.dtype) + " is not supported");
+    if (b.dtype != DType::Int32 && !isFloat(b.dtype))
+      fail(ErrorCode::DType, std::string("bias: the emulator cannot read ") + dtypeName(b.dtype));
     if (b.rank() == 1) {
       checkVector(b, "bias", p.n, false);
     } else if (b.rank() == 3) {

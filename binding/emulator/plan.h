@@ -1,7 +1,9 @@
 // Shape logic of QuantMatmul shared by the emulator's driver: which layout
 // each operand has, m/k/n, and how output batches map onto input batches
-// (SPEC §1.1–§1.3). It re-checks the structural rules so a malformed call
-// from JS fails with a QmmException instead of reading out of bounds.
+// (docs/semantics.md §1.1–§1.3). It checks only what reading and writing
+// memory safely needs, so a malformed call from JS fails with a
+// QmmException instead of reading out of bounds; which calls a device
+// accepts is the TypeScript facade's check (lib/validate/quant_matmul.ts).
 #pragma once
 
 #include <cstdint>

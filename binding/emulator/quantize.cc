@@ -1,24 +1,29 @@
 // npu_quantize (div_mode=False, axis=-1, dtype=qint8) and npu_dynamic_quant
-// (dst_type=int8) on the CPU.
-//
-// Semantics (WEIGHTS.md §2.2 for npu_quantize as vllm-ascend calls it, §2.3 for
-// npu_dynamic_quant; the op-plugin docs give only the formulas
-// `x*scales + zero_points` and `scale = rowmax|x|/127, y = round(x/scale)`).
-// The sources are silent on the float precision of each step, the rounding
-// of the final cast and its saturation, so this package decides (and the
-// TypeScript reference test/reference-quantize.ts models exactly this):
+// (dst_type=int8) on the CPU (docs/semantics.md §9.1 and §9.2). Every step is one IEEE float32 operation (no FMA
+// contraction: the project compiles with -ffp-contract=off); rne is
+// round-half-to-even, sat_int8 clamps to [-128, 127], NaN becomes 0
+// (num::rneClamp).
 //
 //   quantize:     r = f32(f32(x) * f32(scale[c]));  r = f32(r + f32(offset[c]));
 //                 y = sat_int8(rne(r))
-//   dynamicQuant: amax = max_c |f32(x[row, c])|;  s = f32(amax / 127);
-//                 y = sat_int8(rne(f32(f32(x) / s)));  scale[row] = s
 //
-// Every step is one IEEE float32 operation (no FMA contraction: the project
-// compiles with -ffp-contract=off). rne is round-half-to-even, sat_int8 clamps
-// to [-128, 127], NaN becomes 0 (num::rneClamp). A row whose amax is 0 gets
-// scale 0 and y 0 (no 0/0). A NaN anywhere in a row makes amax and the
-// row's scale NaN, and its y 0; an infinite element makes the scale inf and
-// the row's y 0 (x/inf is 0 or NaN -> 0).
+//   dynamicQuant, as the A2/A3 kernels compute it (ops-nn quant/dynamic_quant):
+//                 amax = max_c |f32(x[row, c])|   (NaN if the row holds a NaN)
+//                 q    = f32(127 / amax)
+//                 y    = sat_int8(rne(f32(f32(x) * q)))
+//                 scale[row] = f32(amax * f32(1/127))   the "multiply" kernels
+//                            = f32(1 / q)                the "reciprocal" kernels
+//   The tiling picks the kernel from the row length alone (192 KiB UB, no
+//   smooth scales): SingleRow, MultiRow and the double-buffered kernel
+//   multiply; the plain and the large-shape kernels take the reciprocal. That
+//   is the reciprocal exactly when the row is longer than 15040 elements and
+//   is not a multiple of 8 of at most 16320 elements (see scaleByReciprocal).
+//   The kernels go f32 -> int (RINT) -> half -> int8 (TRUNC); |x * q| stays
+//   below 127.5, so the detour through half is exact and y = rne(x * q).
+//   Consequences: a zero row has q = inf, x * q = NaN -> y 0, and scale 0; an
+//   infinite amax gives q 0, y 0 and scale inf; an amax so small that 127/amax
+//   overflows (bfloat16 only) gives y = +-127/-128 by saturation and scale 0.
+
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -64,6 +69,20 @@ void checkChannelVector(const TensorArg& v, DType xdtype, int64_t cols, const ch
   if (v.rank() != 1 || (v.shape[0] != 1 && v.shape[0] != cols))
     fail(ErrorCode::Shape, std::string(name) + " must have shape (1,) or (" + std::to_string(cols) + ",), got " +
                                shapeToString(v.shape));
+}
+
+constexpr float kInt8Max = 127.0f;
+constexpr float kInvInt8Max = 1.0f / 127.0f;  // f32(1/127), as the kernels' constant
+
+// Whether the A2/A3 tiling of DynamicQuant (int8, no smooth scales, 192 KiB
+// UB) runs a kernel that stores the scale as 1/q rather than amax * (1/127).
+// MultiRow takes rows of 128..16320 elements that are a multiple of 8 (and
+// SingleRow, a subset); the double-buffered kernel takes rows of up to 15040;
+// the rest go to the plain or the large-shape kernel, which take 1/q.
+bool scaleByReciprocal(int64_t rowLen) {
+  const bool multiRow = rowLen >= 128 && rowLen <= 16320 && rowLen % 8 == 0;
+  const bool doubleBuffered = rowLen <= 15040;
+  return !multiRow && !doubleBuffered;
 }
 
 std::function<bool()> stopper(const CancelToken* cancel) {
@@ -151,6 +170,7 @@ void dynamicQuant(const DynamicQuantArgs& a) {
   float* scaleOut = a.scaleOut.hostMutableData<float>();
   const int64_t stride = a.x.strides.back();
   throwIfCancelled(a.cancel);
+  const bool reciprocal = scaleByReciprocal(cols);
   parallelFor(
       rows,
       [&](int64_t row) {
@@ -163,16 +183,12 @@ void dynamicQuant(const DynamicQuantArgs& a) {
           else if (v > amax) amax = v;
         }
         if (nan) amax = std::numeric_limits<float>::quiet_NaN();
-        const float s = amax / 127.0f;
-        scaleOut[row] = s;
+        const float q = kInt8Max / amax;
+        scaleOut[row] = reciprocal ? 1.0f / q : amax * kInvInt8Max;
         int8_t* y = out + row * cols;
-        if (s == 0.0f) {
-          for (int64_t c = 0; c < cols; ++c) y[c] = 0;
-          return;
-        }
         for (int64_t c = 0; c < cols; ++c) {
-          const float q = num::floatAt(a.x, base + c * stride) / s;
-          y[c] = static_cast<int8_t>(num::rneClamp(q, -128, 127));
+          const float t = num::floatAt(a.x, base + c * stride) * q;
+          y[c] = static_cast<int8_t>(num::rneClamp(t, -128, 127));
         }
       },
       stopper(a.cancel));

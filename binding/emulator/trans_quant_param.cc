@@ -1,4 +1,4 @@
-// aclnnTransQuantParamV2/V3 on the CPU, bit-exact to SPEC §4.
+// aclnnTransQuantParamV2/V3 on the CPU, bit-exact to docs/semantics.md §4.
 #include <string>
 
 #include "../errors.h"

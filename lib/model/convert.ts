@@ -1,33 +1,45 @@
 /**
- * The pure conversions of prepare (WEIGHTS.md §5): int8 transposes in blocks,
- * int4 packing, deq_scale re-encoding by bits, scale/offset checks. No I/O.
+ * The pure conversions of prepare (WEIGHTS.md §5): int8 transposes in blocks
+ * and the FRACTAL_NZ tiling (native loops, binding/util_ops.cc), int4 packing,
+ * deq_scale re-encoding by bits, scale/offset checks. No I/O.
  */
 
+import { QmmError } from '../errors';
 import { bf16ToF32, f16ToF32 } from '../half';
+import { loadNative, nativePath } from '../native';
 import type { SafetensorsDtype } from '../safetensors/header';
 
 /** Thrown by the checks below; prepare turns it into ERR_QMM_FILE naming file and tensor. */
 export class RuleError extends Error {}
 
-const BLOCK = 64;
+/** exports.util of the addon (binding/util_ops.h). */
+interface NativeUtilOps {
+  transposeInt8(src: Int8Array, srcCols: number, r0: number, r1: number, c0: number, c1: number, dst: Int8Array, dstStride: number, dstCol: number): void;
+  /** -1, or the index in src of the first value outside [-8, 7]. */
+  packInt4(src: Int8Array, k: number, dst: Int32Array): number;
+}
+
+let util: NativeUtilOps | undefined;
+
+function utilOps(): NativeUtilOps {
+  if (util === undefined) {
+    const u = (loadNative() as unknown as { util?: NativeUtilOps }).util;
+    if (u === undefined) {
+      throw new QmmError('ERR_QMM_BACKEND', `the native addon ${nativePath() ?? ''} has no util ops (prepare's transposes): it is older than this package; rebuild it (npx cmake-js build)`);
+    }
+    util = u;
+  }
+  return util;
+}
 
 /**
  * dst[(c - c0) * dstStride + dstCol + (r - r0)] = src[r * srcCols + c] for r in [r0, r1), c in [c0, c1):
  * the (c1-c0, r1-r0) transpose of a block of the row-major (·, srcCols) matrix, written
- * at column `dstCol` of a row-major destination with row length `dstStride`.
+ * at column `dstCol` of a row-major destination with row length `dstStride`
+ * (dstCol + r1 - r0 <= dstStride). Bad bounds throw RangeError.
  */
 export function transposeInt8(src: Int8Array, srcCols: number, r0: number, r1: number, c0: number, c1: number, dst: Int8Array, dstStride: number, dstCol: number): void {
-  for (let rb = r0; rb < r1; rb += BLOCK) {
-    const re = Math.min(rb + BLOCK, r1);
-    for (let cb = c0; cb < c1; cb += BLOCK) {
-      const ce = Math.min(cb + BLOCK, c1);
-      for (let r = rb; r < re; r++) {
-        let si = r * srcCols + cb;
-        let di = (cb - c0) * dstStride + dstCol + (r - r0);
-        for (let c = cb; c < ce; c++, si++, di += dstStride) dst[di] = src[si];
-      }
-    }
-  }
+  utilOps().transposeInt8(src, srcCols, r0, r1, c0, c1, dst, dstStride, dstCol);
 }
 
 /** Row-stacked (n_i, k) int8 parts seen as one (Σn_i, k) matrix. */
@@ -51,38 +63,45 @@ export function transposedRows(s: StackedInt8, j0: number, j1: number, dst: Int8
   }
 }
 
-/** Columns [c0, c1) of the transposed (k, n) matrix as a row-major (k, c1-c0) block, into dst. */
-export function transposedColumns(s: StackedInt8, c0: number, c1: number, dst: Int8Array): void {
-  const w = c1 - c0;
-  let base = 0;
-  for (let p = 0; p < s.parts.length; p++) {
-    const lo = Math.max(c0 - base, 0);
-    const hi = Math.min(c1 - base, s.rows[p]);
-    if (lo < hi) transposeInt8(s.parts[p], s.k, lo, hi, 0, s.k, dst, w, base + lo - c0);
-    base += s.rows[p];
+/** int8 FRACTAL_NZ C0 (docs/semantics.md §5.1). */
+export const INT8_C0 = 32;
+
+/**
+ * The FRACTAL_NZ storage (docs/semantics.md §5.1) of columns [c0, c1) of the
+ * transposed (k, n) matrix, c0 a multiple of 32: for each 32-column block its
+ * (kPad, 32) tile column, kPad = ceil(k/16)·16, zero padded; that is the
+ * contiguous run of the whole matrix's NZ storage holding those columns.
+ * Block b is rows [c0 + 32b, +32) of the (n, k) source transposed, so each is
+ * one transpose into a destination of row length 32. dst.length = ceil((c1-c0)/32)·32·kPad.
+ */
+export function nzColumns(s: StackedInt8, c0: number, c1: number, dst: Int8Array): void {
+  const kPad = Math.ceil(s.k / 16) * 16;
+  const tile = INT8_C0 * kPad;
+  if (c0 % INT8_C0 !== 0) throw new RangeError(`nzColumns: c0 must be a multiple of ${INT8_C0}, got ${c0}`);
+  if (dst.length !== Math.ceil((c1 - c0) / INT8_C0) * tile) throw new RangeError(`nzColumns: dst must hold ${Math.ceil((c1 - c0) / INT8_C0) * tile} bytes, got ${dst.length}`);
+  if (kPad !== s.k || (c1 - c0) % INT8_C0 !== 0) dst.fill(0);
+  const ops = utilOps();
+  for (let b = c0; b < c1; b += INT8_C0) {
+    const e = Math.min(b + INT8_C0, c1);
+    const out = dst.subarray(((b - c0) / INT8_C0) * tile, ((b - c0) / INT8_C0 + 1) * tile);
+    let base = 0;
+    for (let p = 0; p < s.parts.length; p++) {
+      const lo = Math.max(b - base, 0);
+      const hi = Math.min(e - base, s.rows[p]);
+      if (lo < hi) ops.transposeInt8(s.parts[p], s.k, lo, hi, 0, s.k, out, INT8_C0, base + lo - b);
+      base += s.rows[p];
+    }
   }
 }
 
 /**
  * Packs rows of int4 values held one per int8 (n, k) into int32 (n, k/8), LSB
- * first (npu_convert_weight_to_int4pack, SPEC §1.3). Throws RuleError for a
- * value outside [-8, 7].
+ * first (npu_convert_weight_to_int4pack, docs/semantics.md §1.3). Throws
+ * RuleError for a value outside [-8, 7].
  */
 export function packInt4Rows(src: Int8Array, k: number, dst: Int32Array): void {
-  const words = k / 8;
-  const rows = src.length / k;
-  for (let r = 0; r < rows; r++) {
-    for (let w = 0; w < words; w++) {
-      let v = 0;
-      const s = r * k + w * 8;
-      for (let j = 0; j < 8; j++) {
-        const x = src[s + j];
-        if (x < -8 || x > 7) throw new RuleError(`holds ${x} at (${r}, ${w * 8 + j}); W4A4 weights must be int4 values in [-8, 7]`);
-        v |= (x & 0xf) << (4 * j);
-      }
-      dst[r * words + w] = v;
-    }
-  }
+  const bad = utilOps().packInt4(src, k, dst);
+  if (bad >= 0) throw new RuleError(`holds ${src[bad]} at (${Math.floor(bad / k)}, ${bad % k}); W4A4 weights must be int4 values in [-8, 7]`);
 }
 
 /** The values of a float tensor (F32 array, or F16/BF16 raw bits) as float32, exactly. */

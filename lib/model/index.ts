@@ -17,3 +17,5 @@ export {
 export { readDescription, readModelConfig, type ModelConfig, type ParamsDtype, type QuantDescription } from './description';
 export { QUANT_TYPES, type QuantType } from './layers';
 export { dynamicQuantInt4, type Int4QuantResult } from './int4_quant';
+export * from './quantize/index';
+export { writeExampleModel, type ExampleModelOptions, type ExampleModelResult } from './example';

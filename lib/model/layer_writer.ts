@@ -1,22 +1,25 @@
 /**
  * One layer of prepare (WEIGHTS.md §5, per quant type): the output tensors it
  * declares and their streaming write (small tensors from layer_params.ts; the
- * weight as transposed (k, n) ND, FRACTAL_NZ slabs through npuFormatCast, or
- * int4-packed int32. Only this layer's source weight is held in memory.
+ * weight as transposed (k, n) ND, FRACTAL_NZ slabs, or int4-packed int32).
+ * The source weight comes read ahead (WeightPrefetch); chunks are converted
+ * into WriteRing buffers and their writes are not awaited, so writing
+ * overlaps converting.
  */
 
-import { QmmError } from '../errors';
+import { abortError } from '../errors';
 import { nzStorageShape } from '../nz';
-import { npuFormatCast } from '../ops/format_cast';
 import type { SafetensorsWriter } from '../safetensors';
 import type { SafetensorsDtype } from '../safetensors/header';
-import { tensor } from '../tensor';
-import { packInt4Rows, RuleError, transposedColumns, transposedRows, type StackedInt8 } from './convert';
+import { INT8_C0, nzColumns, packInt4Rows, RuleError, transposedRows, type StackedInt8 } from './convert';
 import { biasDtype, LayerIo, readSmallTensors } from './layer_params';
 import type { LayerPlan } from './layers';
 import type { ManifestTensor, ModelOutputDtype, TensorRole } from './manifest';
 import type { Scratch } from './scratch';
+import type { ShardHasher } from './shard_hasher';
 import type { ModelSource, TensorRef } from './source';
+import type { WeightPrefetch } from './weight_prefetch';
+import type { WriteRing } from './write_ring';
 
 export interface LayerWriteOptions {
   /** Also write the FRACTAL_NZ weight. */
@@ -24,8 +27,14 @@ export interface LayerWriteOptions {
   outputDtype: ModelOutputDtype;
   /** Working buffer size for transposes and NZ slabs. */
   chunkBytes: number;
-  /** Reused buffers (the source weight, chunks). */
+  /** Reused buffers (int4 input rows). */
   scratch: Scratch;
+  /** Output chunk buffers whose writes may still be in flight. */
+  ring: WriteRing;
+  /** The source weights, read ahead and hashed (W8A8, W8A8_DYNAMIC). */
+  weights: WeightPrefetch;
+  /** Hashes the source rows streamed here (W4A4_DYNAMIC). */
+  hasher: ShardHasher;
   signal?: AbortSignal;
   /** Input bytes consumed (progress). */
   onBytes?: (n: number) => void;
@@ -37,8 +46,6 @@ export interface LayerTensorOut {
   readonly spec: { name: string; dtype: SafetensorsDtype; shape: number[] };
   readonly manifest: Omit<ManifestTensor, 'file'>;
 }
-
-const INT8_C0 = 32;
 
 function outName(plan: LayerPlan, role: TensorRole): string {
   return `${plan.name}.${role}`;
@@ -100,54 +107,39 @@ export function droppedTensors(plan: LayerPlan): string[] {
 }
 
 function checkAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new QmmError('ERR_QMM_ABORTED', 'prepare was aborted');
+  if (signal?.aborted) throw abortError('prepare was aborted', signal);
 }
 
-/** The int8 weights of the parts, stacked along n, read into the reused weight buffer (the one large buffer of a layer). */
-async function readWeights(plan: LayerPlan, source: ModelSource, scratch: Scratch): Promise<StackedInt8> {
-  const all = scratch.int8('weight', plan.k * plan.n);
-  const parts: Int8Array[] = [];
-  let off = 0;
-  for (const p of plan.parts) {
-    const view = all.subarray(off, off + p.n * plan.k);
-    await source.readInto(p.tensors.get('weight') as TensorRef, new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
-    parts.push(view);
-    off += view.length;
-  }
-  return { parts, rows: plan.parts.map((p) => p.n), k: plan.k };
+function int8(b: Uint8Array): Int8Array {
+  return new Int8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** (k, n) row-major, written in chunks of whole rows. */
 async function writeNd(w: SafetensorsWriter, name: string, s: StackedInt8, n: number, opts: LayerWriteOptions, share: number): Promise<void> {
   const rowsPer = Math.max(1, Math.floor(opts.chunkBytes / n));
-  const buf = opts.scratch.int8('nd', Math.min(rowsPer, s.k) * n);
   for (let j0 = 0; j0 < s.k; j0 += rowsPer) {
     checkAborted(opts.signal);
     const j1 = Math.min(j0 + rowsPer, s.k);
-    const view = buf.subarray(0, (j1 - j0) * n);
+    const view = int8(await opts.ring.buffer((j1 - j0) * n));
     transposedRows(s, j0, j1, view);
-    await w.write(name, view);
+    opts.ring.submit(w.write(name, view));
     opts.onBytes?.(((j1 - j0) / s.k) * share);
   }
 }
 
 /**
  * FRACTAL_NZ storage (ceil(n/32), ceil(k/16), 16, 32) of the (k, n) matrix. A
- * slab of 32·B columns is a contiguous run of that storage, so each slab goes
- * through npuFormatCast on its own and is appended.
+ * slab of 32·B columns is a contiguous run of that storage, written as it is made.
  */
 async function writeNz(w: SafetensorsWriter, name: string, s: StackedInt8, n: number, opts: LayerWriteOptions, share: number): Promise<void> {
-  const kPad = Math.ceil(s.k / 16) * 16;
-  const blocks = Math.max(1, Math.floor(opts.chunkBytes / (INT8_C0 * kPad)));
-  const width = Math.min(blocks * INT8_C0, Math.ceil(n / INT8_C0) * INT8_C0);
-  const buf = opts.scratch.int8('slab', s.k * width);
+  const tile = INT8_C0 * Math.ceil(s.k / 16) * 16;
+  const width = INT8_C0 * Math.max(1, Math.floor(opts.chunkBytes / tile));
   for (let c0 = 0; c0 < n; c0 += width) {
     checkAborted(opts.signal);
     const c1 = Math.min(c0 + width, n);
-    const view = buf.subarray(0, s.k * (c1 - c0));
-    transposedColumns(s, c0, c1, view);
-    const nz = await npuFormatCast(tensor(view, [s.k, c1 - c0], 'int8'), 29);
-    await w.write(name, nz.cpu().data);
+    const view = int8(await opts.ring.buffer(Math.ceil((c1 - c0) / INT8_C0) * tile));
+    nzColumns(s, c0, c1, view);
+    opts.ring.submit(w.write(name, view));
     opts.onBytes?.(((c1 - c0) / n) * share);
   }
 }
@@ -156,7 +148,6 @@ async function writeNz(w: SafetensorsWriter, name: string, s: StackedInt8, n: nu
 async function writeInt4(w: SafetensorsWriter, io: LayerIo, name: string, opts: LayerWriteOptions): Promise<void> {
   const k = io.plan.k;
   const rowsPer = Math.max(1, Math.floor(opts.chunkBytes / k));
-  const out = opts.scratch.int32('int4', rowsPer * (k / 8));
   const input = opts.scratch.bytes('int4-in', rowsPer * k);
   for (const part of io.plan.parts) {
     const ref = io.ref(part, 'weight');
@@ -165,16 +156,19 @@ async function writeInt4(w: SafetensorsWriter, io: LayerIo, name: string, opts: 
       ref,
       input,
       async (bytes) => {
+        await opts.hasher.add(ref.shard, ref.info.byteOffset + row * k, bytes);
         const rows = bytes.length / k;
         const src = new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        const dst = out.subarray(0, rows * (k / 8));
+        const out = await opts.ring.buffer(rows * (k / 8) * 4);
+        const dst = new Int32Array(out.buffer, out.byteOffset, rows * (k / 8));
         try {
           packInt4Rows(src, k, dst);
         } catch (e) {
+          opts.ring.submit(Promise.resolve());
           if (e instanceof RuleError) io.fail(ref, e.message.replace(/at \((\d+), /, (_m, r: string) => `at (${Number(r) + row}, `), e);
           throw e;
         }
-        await w.write(name, dst);
+        opts.ring.submit(w.write(name, dst));
         row += rows;
         opts.onBytes?.(bytes.length);
       },
@@ -183,17 +177,21 @@ async function writeInt4(w: SafetensorsWriter, io: LayerIo, name: string, opts: 
   }
 }
 
-/** Writes every output tensor of the layer into `w` (which declared layerOutputs(plan)). */
+/**
+ * Writes every output tensor of the layer into `w` (which declared
+ * layerOutputs(plan)); its writes may still be running when this resolves
+ * (opts.ring.drain() waits for them).
+ */
 export async function writeLayer(plan: LayerPlan, source: ModelSource, w: SafetensorsWriter, opts: LayerWriteOptions): Promise<void> {
   const io = new LayerIo(plan, source);
   const small = await readSmallTensors(plan, source, opts);
-  for (const [role, arr] of small.arrays) await w.write(outName(plan, role), arr);
+  for (const [role, arr] of small.arrays) opts.ring.track(w.write(outName(plan, role), arr));
   checkAborted(opts.signal);
   if (plan.quantType === 'W4A4_DYNAMIC') {
     await writeInt4(w, io, outName(plan, 'weight'), opts);
     return;
   }
-  const weights = await readWeights(plan, source, opts.scratch);
+  const weights = await opts.weights.take(plan);
   const bytes = plan.k * plan.n;
   await writeNd(w, outName(plan, 'weight'), weights, plan.n, opts, opts.nz ? bytes / 2 : bytes);
   if (opts.nz) await writeNz(w, outName(plan, 'weight_nz'), weights, plan.n, opts, bytes / 2);

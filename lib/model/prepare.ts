@@ -1,13 +1,16 @@
 /**
  * prepareModel: an msModelSlim export → a directory the runtime loads with no
  * per-load transposes or casts (WEIGHTS.md §5). Layers are streamed one at a
- * time; output shards are written atomically, the manifest last, and the
- * whole directory appears only when everything succeeded.
+ * time, the next layer's weight read while the current one converts and its
+ * chunks written while the next ones convert; the input shards are hashed from
+ * those same reads. Output shards are written atomically, the manifest last,
+ * and the whole directory appears only when everything succeeded.
  */
 
+import { invalidArgType, invalidArgValue, outOfRange } from '../arg_errors';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describe as describeValue, QmmError } from '../errors';
+import { abortError, describe as describeValue } from '../errors';
 import { SafetensorsWriter } from '../safetensors';
 import { readDescription, readModelConfig, type ModelConfig } from './description';
 import { modelFileError } from './errors';
@@ -19,12 +22,19 @@ import { buildManifest, manifestLayer, type Built } from './manifest_build';
 import { StagedDir } from './output_dir';
 import { fileMetadata, makeUnits, packShards, shardFileName, type Unit } from './output_plan';
 import { Scratch } from './scratch';
+import { ShardHasher } from './shard_hasher';
 import { ModelSource } from './source';
+import { WeightPrefetch } from './weight_prefetch';
+import { WriteRing } from './write_ring';
 
 export interface PrepareProgress {
-  /** scan: headers and small tensors checked; hash: input shards hashed; convert: layers written. */
+  /**
+   * scan: headers and small tensors checked; convert: layers written (and the
+   * inputs hashed on the way). 'hash' is no longer reported: hashing is part
+   * of convert.
+   */
   readonly phase: 'scan' | 'hash' | 'convert' | 'done';
-  /** Bytes (hash, convert) or layers (scan) done so far. */
+  /** Bytes (convert) or layers (scan) done so far. */
   readonly done: number;
   readonly total: number;
   /** The layer or tensor being worked on. */
@@ -42,7 +52,7 @@ export interface PrepareOptions {
   overwrite?: boolean;
   /** Output shard size limit in bytes (default 4 GiB, as msModelSlim). */
   shardBytes?: number;
-  /** Working buffer for transposes and NZ slabs (default 4 MiB). */
+  /** Size of one output chunk (transposed rows, NZ slab, copied bytes; default 4 MiB); four are in flight at most. */
   chunkBytes?: number;
   onProgress?: (p: PrepareProgress) => void;
   signal?: AbortSignal;
@@ -63,25 +73,25 @@ const OPTION_KEYS = ['nz', 'outputDtype', 'fuse', 'overwrite', 'shardBytes', 'ch
 
 function resolveOptions(v: unknown): ResolvedOptions {
   if (v === undefined || v === null) v = {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`options must be an object, got ${describeValue(v)}`);
+  if (typeof v !== 'object' || Array.isArray(v)) throw invalidArgType(`options must be an object, got ${describeValue(v)}`);
   const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!OPTION_KEYS.includes(k)) throw new TypeError(`options.${k} is not a known option; expected one of ${OPTION_KEYS.join(', ')}`);
+  for (const k of Object.keys(o)) if (!OPTION_KEYS.includes(k)) throw invalidArgValue(`options.${k} is not a known option; expected one of ${OPTION_KEYS.join(', ')}`);
   const bool = (k: string, d: boolean): boolean => {
     if (o[k] === undefined) return d;
-    if (typeof o[k] !== 'boolean') throw new TypeError(`options.${k} must be a boolean, got ${describeValue(o[k])}`);
+    if (typeof o[k] !== 'boolean') throw invalidArgType(`options.${k} must be a boolean, got ${describeValue(o[k])}`);
     return o[k] as boolean;
   };
   const size = (k: string, d: number, min: number): number => {
     if (o[k] === undefined) return d;
-    if (typeof o[k] !== 'number' || !Number.isSafeInteger(o[k])) throw new TypeError(`options.${k} must be an integer number of bytes, got ${describeValue(o[k])}`);
-    if ((o[k] as number) < min) throw new RangeError(`options.${k} must be at least ${min}, got ${o[k]}`);
+    if (typeof o[k] !== 'number' || !Number.isSafeInteger(o[k])) throw invalidArgType(`options.${k} must be an integer number of bytes, got ${describeValue(o[k])}`);
+    if ((o[k] as number) < min) throw outOfRange(`options.${k} must be at least ${min}, got ${o[k]}`);
     return o[k] as number;
   };
   if (o.outputDtype !== undefined && o.outputDtype !== 'float16' && o.outputDtype !== 'bfloat16') {
-    throw new TypeError(`options.outputDtype must be 'float16' or 'bfloat16', got ${describeValue(o.outputDtype)}`);
+    throw invalidArgValue(`options.outputDtype must be 'float16' or 'bfloat16', got ${describeValue(o.outputDtype)}`);
   }
-  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError(`options.onProgress must be a function, got ${describeValue(o.onProgress)}`);
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError(`options.signal must be an AbortSignal, got ${describeValue(o.signal)}`);
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw invalidArgType(`options.onProgress must be a function, got ${describeValue(o.onProgress)}`);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidArgType(`options.signal must be an AbortSignal, got ${describeValue(o.signal)}`);
   return {
     nz: bool('nz', true),
     outputDtype: o.outputDtype as ModelOutputDtype | undefined,
@@ -127,10 +137,37 @@ class Progress {
 }
 
 function checkAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new QmmError('ERR_QMM_ABORTED', 'prepare was aborted');
+  if (signal?.aborted) throw abortError('prepare was aborted', signal);
 }
 
-async function writeShard(file: string, units: readonly Unit[], source: ModelSource, o: ResolvedOptions, outputDtype: ModelOutputDtype, progress: Progress, scratch: Scratch): Promise<void> {
+/** What the shards of one run share: buffers, writes in flight, the read-ahead weights, the input hashes. */
+interface Pipeline {
+  readonly scratch: Scratch;
+  readonly ring: WriteRing;
+  readonly weights: WeightPrefetch;
+  readonly hasher: ShardHasher;
+}
+
+/** A pass-through tensor, chunk by chunk: read, hash, write (not awaited). */
+async function copyFloat(w: SafetensorsWriter, f: FloatTensorPlan, source: ModelSource, o: ResolvedOptions, pipe: Pipeline, onBytes: (n: number) => void): Promise<void> {
+  const total = f.ref.info.byteLength;
+  for (let done = 0; done < total; ) {
+    checkAborted(o.signal);
+    const buf = await pipe.ring.buffer(Math.min(o.chunkBytes, total - done));
+    try {
+      await source.readInto(f.ref, buf, done);
+      await pipe.hasher.add(f.ref.shard, f.ref.info.byteOffset + done, buf);
+    } catch (e) {
+      pipe.ring.submit(Promise.resolve());
+      throw e;
+    }
+    pipe.ring.submit(w.write(f.ref.name, buf));
+    onBytes(buf.length);
+    done += buf.length;
+  }
+}
+
+async function writeShard(file: string, units: readonly Unit[], source: ModelSource, o: ResolvedOptions, outputDtype: ModelOutputDtype, progress: Progress, pipe: Pipeline): Promise<void> {
   const specs = units.flatMap((u) => u.specs);
   const w = await SafetensorsWriter.create(file, specs, fileMetadata(units, outputDtype), o.signal ? { signal: o.signal } : {});
   try {
@@ -142,7 +179,10 @@ async function writeShard(file: string, units: readonly Unit[], source: ModelSou
           nz: o.nz,
           outputDtype,
           chunkBytes: o.chunkBytes,
-          scratch,
+          scratch: pipe.scratch,
+          ring: pipe.ring,
+          weights: pipe.weights,
+          hasher: pipe.hasher,
           ...(o.signal ? { signal: o.signal } : {}),
           onBytes: (n) => {
             reported += n;
@@ -151,15 +191,13 @@ async function writeShard(file: string, units: readonly Unit[], source: ModelSou
         });
         progress.add(u.inputBytes - reported, u.label);
       } else {
-        const f = u.float as FloatTensorPlan;
-        await source.stream(f.ref, scratch.bytes('copy', Math.min(o.chunkBytes, Math.max(1, f.ref.info.byteLength))), async (bytes) => {
-          await w.write(f.ref.name, bytes);
-          progress.add(bytes.length, u.label);
-        }, o.signal);
+        await copyFloat(w, u.float as FloatTensorPlan, source, o, pipe, (n) => progress.add(n, u.label));
       }
     }
+    await pipe.ring.drain();
     await w.commit();
   } catch (e) {
+    await pipe.ring.settle();
     await w.abort().catch(() => undefined);
     throw e;
   }
@@ -174,8 +212,8 @@ async function writeShard(file: string, units: readonly Unit[], source: ModelSou
  * Inconsistent inputs throw ERR_QMM_FILE and leave no output directory.
  */
 export async function prepareModel(modelDir: string, outDir: string, options?: PrepareOptions): Promise<PreparedManifest> {
-  if (typeof modelDir !== 'string' || modelDir === '') throw new TypeError(`modelDir must be a directory path, got ${describeValue(modelDir)}`);
-  if (typeof outDir !== 'string' || outDir === '') throw new TypeError(`outDir must be a directory path, got ${describeValue(outDir)}`);
+  if (typeof modelDir !== 'string' || modelDir === '') throw invalidArgType(`modelDir must be a directory path, got ${describeValue(modelDir)}`);
+  if (typeof outDir !== 'string' || outDir === '') throw invalidArgType(`outDir must be a directory path, got ${describeValue(outDir)}`);
   const o = resolveOptions(options);
   const inDir = path.resolve(modelDir);
   const st = await fs.promises.stat(inDir).catch(() => undefined);
@@ -188,6 +226,8 @@ export async function prepareModel(modelDir: string, outDir: string, options?: P
   const source = await ModelSource.open(inDir);
   let staged: StagedDir | undefined;
   try {
+    // the output directory is checked (and staged) before any input is read in bulk
+    staged = await StagedDir.create(outDir, o.overwrite);
     const plan = planModel(desc, source, { fuse: o.fuse });
     const scan = new Progress(o.onProgress, 'scan', plan.layers.length);
     for (const l of plan.layers) {
@@ -195,27 +235,31 @@ export async function prepareModel(modelDir: string, outDir: string, options?: P
       await readSmallTensors(l, source, { outputDtype });
       scan.add(1, l.name);
     }
-    const hash = new Progress(o.onProgress, 'hash', source.totalBytes);
-    const shards = await source.fingerprints((n) => hash.add(n), o.signal);
-
-    staged = await StagedDir.create(outDir, o.overwrite);
     const units = makeUnits(plan.layers, plan.floats, o.nz, outputDtype);
     const groups = packShards(units, o.shardBytes);
     const convert = new Progress(o.onProgress, 'convert', units.reduce((a, u) => a + u.inputBytes, 0));
     const built: Built = { files: [], layers: [], floats: [] };
     const scratch = new Scratch();
-    for (let i = 0; i < groups.length; i++) {
-      const name = shardFileName(i, groups.length);
-      await writeShard(staged.file(name), groups[i], source, o, outputDtype, convert, scratch);
-      built.files.push({ file: name, bytes: (await fs.promises.stat(staged.file(name))).size, tensors: groups[i].reduce((a, u) => a + u.specs.length, 0) });
-      for (const u of groups[i]) {
-        if (u.layer) built.layers.push(manifestLayer(u, name, config.paramsDtype, outputDtype));
-        else {
-          const f = u.float as FloatTensorPlan;
-          built.floats.push({ name: f.ref.name, file: name, dtype: f.ref.info.dtype, shape: [...f.ref.info.shape], tag: f.tag ?? null });
+    const hasher = new ShardHasher(source, o.signal);
+    const layers = units.flatMap((u) => (u.layer ? [u.layer] : []));
+    const pipe: Pipeline = { scratch, ring: new WriteRing(scratch), weights: new WeightPrefetch(layers, source, scratch, hasher), hasher };
+    try {
+      for (let i = 0; i < groups.length; i++) {
+        const name = shardFileName(i, groups.length);
+        await writeShard(staged.file(name), groups[i], source, o, outputDtype, convert, pipe);
+        built.files.push({ file: name, bytes: (await fs.promises.stat(staged.file(name))).size, tensors: groups[i].reduce((a, u) => a + u.specs.length, 0) });
+        for (const u of groups[i]) {
+          if (u.layer) built.layers.push(manifestLayer(u, name, config.paramsDtype, outputDtype));
+          else {
+            const f = u.float as FloatTensorPlan;
+            built.floats.push({ name: f.ref.name, file: name, dtype: f.ref.info.dtype, shape: [...f.ref.info.shape], tag: f.tag ?? null });
+          }
         }
       }
+    } finally {
+      await pipe.weights.settle();
     }
+    const shards = await hasher.finish();
     await source.checkUnchanged();
     checkAborted(o.signal);
     const manifest = buildManifest(desc, config, source, shards, o, outputDtype, built);

@@ -14,6 +14,7 @@
  * the result reshaped to (…, n). No weight is transposed or cast per call.
  */
 
+import { invalidArgType, invalidArgValue } from '../arg_errors';
 import type { Device } from '../device';
 import { describe as describeValue, QmmError } from '../errors';
 import { npuQuantize, npuQuantizeSync, npuDynamicQuant, npuDynamicQuantSync } from '../ops/quantize';
@@ -48,11 +49,11 @@ interface LayerTensors {
 
 function checkOptions(v: unknown): { device: Device | 'npu' | undefined; preferNz: boolean } {
   if (v === undefined || v === null) return { device: undefined, preferNz: true };
-  if (typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`options must be an object, got ${describeValue(v)}`);
+  if (typeof v !== 'object' || Array.isArray(v)) throw invalidArgType(`options must be an object, got ${describeValue(v)}`);
   const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (k !== 'device' && k !== 'preferNz') throw new TypeError(`options.${k} is not a known option; expected device, preferNz`);
-  if (o.preferNz !== undefined && typeof o.preferNz !== 'boolean') throw new TypeError(`options.preferNz must be a boolean, got ${describeValue(o.preferNz)}`);
-  if (o.device !== undefined && typeof o.device !== 'string') throw new TypeError(`options.device must be 'cpu' or 'npu:N', got ${describeValue(o.device)}`);
+  for (const k of Object.keys(o)) if (k !== 'device' && k !== 'preferNz') throw invalidArgValue(`options.${k} is not a known option; expected device, preferNz`);
+  if (o.preferNz !== undefined && typeof o.preferNz !== 'boolean') throw invalidArgType(`options.preferNz must be a boolean, got ${describeValue(o.preferNz)}`);
+  if (o.device !== undefined && typeof o.device !== 'string') throw invalidArgType(`options.device must be 'cpu' or 'npu:N', got ${describeValue(o.device)}`);
   return { device: o.device as Device | 'npu' | undefined, preferNz: o.preferNz !== false };
 }
 
@@ -89,8 +90,8 @@ export class QuantLinear {
 
   /** Loads one layer of a directory written by prepareModel. */
   static async load(preparedDir: string, layerName: string, options?: QuantLinearLoadOptions): Promise<QuantLinear> {
-    if (typeof preparedDir !== 'string' || preparedDir === '') throw new TypeError(`preparedDir must be a directory path, got ${describeValue(preparedDir)}`);
-    if (typeof layerName !== 'string') throw new TypeError(`layerName must be a string, got ${describeValue(layerName)}`);
+    if (typeof preparedDir !== 'string' || preparedDir === '') throw invalidArgType(`preparedDir must be a directory path, got ${describeValue(preparedDir)}`);
+    if (typeof layerName !== 'string') throw invalidArgType(`layerName must be a string, got ${describeValue(layerName)}`);
     const opts = checkOptions(options);
     const manifest = await readManifest(preparedDir);
     const layer = manifest.layers.find((l) => l.name === layerName);
@@ -152,7 +153,7 @@ export class QuantLinear {
   }
 
   private checkX(x: unknown): { x2: Tensor; outShape: number[] } {
-    if (!(x instanceof Tensor)) throw new TypeError(`x must be a Tensor, got ${describeValue(x)}`);
+    if (!(x instanceof Tensor)) throw invalidArgType(`x must be a Tensor, got ${describeValue(x)}`);
     if (x.format !== 'ND') throw new QmmError('ERR_QMM_FORMAT', `x: must be in ND format, got ${x.format}`, { argument: 'x' });
     if (x.dtype !== this.outputDtype) {
       throw new QmmError('ERR_QMM_DTYPE', `x: ${this.name} takes ${this.outputDtype} activations (its output dtype), got ${x.dtype}`, { argument: 'x' });
@@ -210,7 +211,7 @@ export interface QuantModel {
 
 /** Loads every layer of a directory written by prepareModel. */
 export async function loadModel(preparedDir: string, options?: QuantLinearLoadOptions): Promise<QuantModel> {
-  if (typeof preparedDir !== 'string' || preparedDir === '') throw new TypeError(`preparedDir must be a directory path, got ${describeValue(preparedDir)}`);
+  if (typeof preparedDir !== 'string' || preparedDir === '') throw invalidArgType(`preparedDir must be a directory path, got ${describeValue(preparedDir)}`);
   const opts = checkOptions(options);
   const manifest = await readManifest(preparedDir);
   const files = new PreparedFiles(preparedDir);

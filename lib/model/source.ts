@@ -1,14 +1,13 @@
 /**
  * The safetensors side of a model directory: which shards hold which tensor
  * (the `*.safetensors.index.json`, checked against every shard header, or all
- * `*.safetensors` files), range reads without loading a tensor whole, and the
- * shards' sha256 for the manifest.
+ * `*.safetensors` files) and range reads without loading a tensor whole.
  */
 
-import { createHash } from 'node:crypto';
+import { outOfRange } from '../arg_errors';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { QmmError } from '../errors';
+import { abortError } from '../errors';
 import { readSafetensorsIndex, SafetensorsFile, type SafetensorsTypedArray } from '../safetensors';
 import type { SafetensorsTensorInfo } from '../safetensors/header';
 import { modelFileError } from './errors';
@@ -34,7 +33,8 @@ export class ModelSource {
   private readonly files: SafetensorsFile[];
   private readonly byName: Map<string, TensorRef>;
   private readonly stats: fs.Stats[];
-  private readonly handles = new Map<number, fs.promises.FileHandle>();
+  /** Open read handles by shard; a promise so that concurrent reads share one. */
+  private readonly handles = new Map<number, Promise<fs.promises.FileHandle>>();
 
   private constructor(dir: string, names: string[], indexFile: string | undefined, files: SafetensorsFile[], byName: Map<string, TensorRef>, stats: fs.Stats[]) {
     this.dir = dir;
@@ -110,10 +110,11 @@ export class ModelSource {
     return this.files[ref.shard].readTyped(ref.name);
   }
 
-  private async handle(shard: number): Promise<fs.promises.FileHandle> {
+  private handle(shard: number): Promise<fs.promises.FileHandle> {
     let h = this.handles.get(shard);
     if (h === undefined) {
-      h = await fs.promises.open(this.files[shard].path, 'r');
+      h = fs.promises.open(this.files[shard].path, 'r');
+      h.catch(() => undefined); // the caller awaiting it sees the error
       this.handles.set(shard, h);
     }
     return h;
@@ -121,7 +122,7 @@ export class ModelSource {
 
   /** Reads `dst.length` bytes of the tensor starting at byte `start` of its data. */
   async readInto(ref: TensorRef, dst: Uint8Array, start = 0): Promise<void> {
-    if (start + dst.length > ref.info.byteLength) throw new RangeError(`readInto: ${start} + ${dst.length} bytes exceed tensor ${ref.name} (${ref.info.byteLength} bytes)`);
+    if (start + dst.length > ref.info.byteLength) throw outOfRange(`readInto: ${start} + ${dst.length} bytes exceed tensor ${ref.name} (${ref.info.byteLength} bytes)`);
     const fh = await this.handle(ref.shard);
     let got = 0;
     while (got < dst.length) {
@@ -133,9 +134,9 @@ export class ModelSource {
 
   /** Streams a tensor's bytes in chunks of at most `chunk` bytes through `buf` (await each callback). */
   async stream(ref: TensorRef, buf: Uint8Array, each: (bytes: Uint8Array) => Promise<void>, signal?: AbortSignal): Promise<void> {
-    if (buf.length === 0) throw new RangeError('stream: empty buffer');
+    if (buf.length === 0) throw outOfRange('stream: empty buffer');
     for (let done = 0; done < ref.info.byteLength; ) {
-      if (signal?.aborted) throw new QmmError('ERR_QMM_ABORTED', 'prepare was aborted');
+      if (signal?.aborted) throw abortError('prepare was aborted', signal);
       const view = buf.subarray(0, Math.min(buf.length, ref.info.byteLength - done));
       await this.readInto(ref, view, done);
       await each(view);
@@ -143,36 +144,14 @@ export class ModelSource {
     }
   }
 
-  /** sha256 of every shard, read through one reused buffer. `onBytes` reports progress. */
-  async fingerprints(onBytes?: (n: number) => void, signal?: AbortSignal): Promise<ShardFingerprint[]> {
-    const out: ShardFingerprint[] = [];
-    const buf = new Uint8Array(4 << 20);
-    for (let i = 0; i < this.files.length; i++) {
-      const file = this.files[i].path;
-      const hash = createHash('sha256');
-      const fh = await this.handle(i);
-      let bytes = 0;
-      for (;;) {
-        if (signal?.aborted) throw new QmmError('ERR_QMM_ABORTED', 'prepare was aborted');
-        let n: number;
-        try {
-          ({ bytesRead: n } = await fh.read(buf, 0, buf.length, bytes));
-        } catch (e) {
-          throw modelFileError(file, `cannot be read: ${(e as Error).message}`, undefined, e);
-        }
-        if (n === 0) break;
-        hash.update(buf.subarray(0, n));
-        bytes += n;
-        onBytes?.(n);
-      }
-      out.push({ file: this.shardNames[i], bytes, sha256: hash.digest('hex') });
+  /** Reads up to dst.length bytes of shard `shard` from file offset `position`; the bytes read, 0 at the end of the file. */
+  async readShard(shard: number, position: number, dst: Uint8Array): Promise<number> {
+    const fh = await this.handle(shard);
+    try {
+      return (await fh.read(dst, 0, Math.min(dst.length, 1 << 30), position)).bytesRead;
+    } catch (e) {
+      throw modelFileError(this.files[shard].path, `cannot be read: ${(e as Error).message}`, undefined, e);
     }
-    return out;
-  }
-
-  /** Total bytes of all shards. */
-  get totalBytes(): number {
-    return this.stats.reduce((a, s) => a + s.size, 0);
   }
 
   /** Throws if a shard changed (size or mtime) since it was opened. */
@@ -188,6 +167,6 @@ export class ModelSource {
   async close(): Promise<void> {
     const handles = [...this.handles.values()];
     this.handles.clear();
-    await Promise.all([...this.files.map((f) => f.close()), ...handles.map((h) => h.close())]);
+    await Promise.all([...this.files.map((f) => f.close()), ...handles.map(async (h) => (await h.catch(() => undefined))?.close())]);
   }
 }

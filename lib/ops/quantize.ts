@@ -4,83 +4,51 @@
  * per-row symmetric int8). Arithmetic: binding/emulator/quantize.cc.
  */
 
-import type { NativeDynamicQuantArgs, NativeQuantizeArgs } from '../native';
 import type { Tensor } from '../tensor';
-import { planDynamicQuant, planQuantize, type DynamicQuantOptions, type DynamicQuantPlan, type QuantizeOptions, type QuantizePlan } from '../validate/quantize';
-import { allocOutput, currentBackend, describeTensor, runAsync, runSync } from './run';
+import { planDynamicQuant, planQuantize, type DynamicQuantOptions, type QuantizeOptions } from '../validate/quantize';
+import { defineOp } from './define';
 
 export interface DynamicQuantResult {
   /** int8, x's shape. */
   y: Tensor;
-  /** float32, x.shape without the last dim: the per-row dequantization scale (rowmax|x| / 127). */
+  /** float32, x.shape without the last dim: the per-row dequantization scale (docs/semantics.md §9.2). */
   scale: Tensor;
 }
 
-function prepareQuantize(plan: QuantizePlan): { args: NativeQuantizeArgs; out: Tensor } {
-  const backend = currentBackend();
-  const out = allocOutput(backend, [...plan.x.shape], 'int8', plan.device);
-  const args: NativeQuantizeArgs = {
-    x: describeTensor(plan.x, backend, 'x'),
-    scale: describeTensor(plan.scale, backend, 'scale'),
-    out: describeTensor(out, backend, 'out'),
-  };
-  if (plan.offset) args.offset = describeTensor(plan.offset, backend, 'offset');
-  return { args, out };
-}
+const quantize = defineOp({
+  native: 'quantize',
+  plan: (x: Tensor, scale: Tensor, offset?: Tensor | null, options?: QuantizeOptions) => planQuantize(x, scale, offset, options),
+  inputs: (p) => ({ x: [p.x, 'x'], scale: [p.scale, 'scale'], offset: [p.offset, 'offset'] }),
+  outputs: (p) => ({ out: { shape: p.x.shape, dtype: 'int8' } }),
+  result: (o) => o.out,
+});
 
-function prepareDynamic(plan: DynamicQuantPlan): { args: NativeDynamicQuantArgs; result: DynamicQuantResult } {
-  const backend = currentBackend();
-  const y = allocOutput(backend, [...plan.x.shape], 'int8', plan.device);
-  const scale = allocOutput(backend, plan.scaleShape, 'float32', plan.device);
-  const args: NativeDynamicQuantArgs = {
-    x: describeTensor(plan.x, backend, 'x'),
-    out: describeTensor(y, backend, 'out'),
-    scaleOut: describeTensor(scale, backend, 'scale'),
-  };
-  return { args, result: { y, scale } };
-}
+const dynamicQuant = defineOp({
+  native: 'dynamicQuant',
+  plan: (x: Tensor, options?: DynamicQuantOptions) => planDynamicQuant(x, options),
+  inputs: (p) => ({ x: [p.x, 'x'] }),
+  outputs: (p) => ({ out: { shape: p.x.shape, dtype: 'int8' }, scaleOut: { shape: p.scaleShape, dtype: 'float32' } }),
+  result: (o): DynamicQuantResult => ({ y: o.out, scale: o.scaleOut }),
+});
 
 /**
  * Static activation quantization to int8 along the last dim (vllm-ascend's
  * W8A8 input path): `y = sat_int8(rne(f32(f32(x) * scale[c]) + offset[c]))`,
- * x float32/float16/bfloat16, `scale`/`offset` float32 or x's dtype with shape
- * (1,) or (x.shape[-1],). Runs off the event loop.
+ * x float32/float16/bfloat16, `scale`/`offset` of x's dtype (ERR_QMM_DTYPE
+ * otherwise) with shape (1,) or (x.shape[-1],). Runs off the event loop.
  */
-export async function npuQuantize(x: Tensor, scale: Tensor, offset?: Tensor | null, options?: QuantizeOptions): Promise<Tensor> {
-  const plan = planQuantize(x, scale, offset, options);
-  const { args, out } = prepareQuantize(plan);
-  await runAsync(plan.signal, (cancel) => {
-    if (cancel) args.cancel = cancel;
-    return currentBackend().handle.quantize(args);
-  });
-  return out;
-}
+export const npuQuantize = quantize.async;
 
 /** Synchronous form of npuQuantize (blocks the event loop for the call). */
-export function npuQuantizeSync(x: Tensor, scale: Tensor, offset?: Tensor | null, options?: QuantizeOptions): Tensor {
-  const { args, out } = prepareQuantize(planQuantize(x, scale, offset, options));
-  runSync(() => currentBackend().handle.quantizeSync(args));
-  return out;
-}
+export const npuQuantizeSync = quantize.sync;
 
 /**
  * Per-row symmetric int8 quantization of float16/bfloat16 x (rank ≥ 2):
- * `scale[row] = f32(max|x[row]| / 127)`, `y = sat_int8(rne(f32(x / scale[row])))`;
+ * `q = f32(127 / max|x[row]|)`, `y = sat_int8(rne(f32(x · q)))`, `scale[row] = max · f32(1/127)`
+ * (or `1 / q` for the rows the A2/A3 kernels treat that way, docs/semantics.md §9.2);
  * an all-zero row gives scale 0 and y 0.
  */
-export async function npuDynamicQuant(x: Tensor, options?: DynamicQuantOptions): Promise<DynamicQuantResult> {
-  const plan = planDynamicQuant(x, options);
-  const { args, result } = prepareDynamic(plan);
-  await runAsync(plan.signal, (cancel) => {
-    if (cancel) args.cancel = cancel;
-    return currentBackend().handle.dynamicQuant(args);
-  });
-  return result;
-}
+export const npuDynamicQuant = dynamicQuant.async;
 
 /** Synchronous form of npuDynamicQuant (blocks the event loop for the call). */
-export function npuDynamicQuantSync(x: Tensor, options?: DynamicQuantOptions): DynamicQuantResult {
-  const { args, result } = prepareDynamic(planDynamicQuant(x, options));
-  runSync(() => currentBackend().handle.dynamicQuantSync(args));
-  return result;
-}
+export const npuDynamicQuantSync = dynamicQuant.sync;

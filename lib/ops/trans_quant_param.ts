@@ -1,35 +1,29 @@
 /** npuTransQuantParam: float32 scale (+ offset) -> int64 quant param (SPEC §4). */
 
-import type { NativeTransQuantParamArgs } from '../native';
 import type { Tensor } from '../tensor';
-import { planTransQuantParam, type TransQuantParamOptions, type TransQuantParamPlan } from '../validate/trans_quant_param';
-import { allocOutput, currentBackend, describeTensor, runAsync, runSync } from './run';
+import { planTransQuantParam, type TransQuantParamOptions } from '../validate/trans_quant_param';
+import { defineOp } from './define';
 
-function prepare(plan: TransQuantParamPlan): { args: NativeTransQuantParamArgs; out: Tensor } {
-  const backend = currentBackend();
-  const out = allocOutput(backend, plan.outShape, 'int64', plan.device);
-  const args: NativeTransQuantParamArgs = {
-    scale: describeTensor(plan.scale, backend, 'scale'),
-    roundMode: plan.roundMode,
-    out: describeTensor(out, backend, 'out'),
-  };
-  if (plan.offset) args.offset = describeTensor(plan.offset, backend, 'offset');
-  return { args, out };
-}
+export const transQuantParam = defineOp({
+  native: 'transQuantParam',
+  plan: (scale: Tensor, offsetOrOptions?: Tensor | TransQuantParamOptions | null, options?: TransQuantParamOptions) => planTransQuantParam(scale, offsetOrOptions, options),
+  inputs: (p) => ({ scale: [p.scale, 'scale'], offset: [p.offset, 'offset'] }),
+  scalars: (p) => ({ roundMode: p.roundMode }),
+  outputs: (p) => ({ out: { shape: p.outShape, dtype: 'int64' } }),
+  result: (o) => o.out,
+});
 
-/** Synchronous form of npuTransQuantParam (blocks the event loop for the call). */
-export function npuTransQuantParamSync(scale: Tensor, offset?: Tensor | null, options?: TransQuantParamOptions): Tensor {
-  const { args, out } = prepare(planTransQuantParam(scale, offset, options));
-  runSync(() => currentBackend().handle.transQuantParamSync(args), [out]);
-  return out;
+/** The call forms: `(scale, options?)` and `(scale, offset?, options?)`. */
+export interface TransQuantParamFunction<R> {
+  (scale: Tensor, options?: TransQuantParamOptions): R;
+  (scale: Tensor, offset?: Tensor | null, options?: TransQuantParamOptions): R;
 }
 
 /**
  * Packs a float32 scale (and optional offset) into the int64 quant param the
  * fixpipe reads: fp19 scale in bits 0–31, 9-bit offset in bits 37–45, bit 46 set.
  */
-export async function npuTransQuantParam(scale: Tensor, offset?: Tensor | null, options?: TransQuantParamOptions): Promise<Tensor> {
-  const { args, out } = prepare(planTransQuantParam(scale, offset, options));
-  await runAsync(undefined, () => currentBackend().handle.transQuantParam(args), [out]);
-  return out;
-}
+export const npuTransQuantParam: TransQuantParamFunction<Promise<Tensor>> = transQuantParam.async;
+
+/** Synchronous form of npuTransQuantParam (blocks the event loop for the call). */
+export const npuTransQuantParamSync: TransQuantParamFunction<Tensor> = transQuantParam.sync;

@@ -183,10 +183,13 @@ export function parseHeader(headerBytes: Uint8Array, fileLength: number, file: s
 
   // Rule 5: no trailing bytes, no missing bytes.
   if (BigInt(dataStart) + BigInt(end) !== BigInt(fileLength)) {
+    // a truncated file: name the first tensor whose data is cut off
+    const cut = entries.find((t) => dataStart + t.dataOffsets[1] > fileLength);
     throw fileError(
       'MetadataIncompleteBuffer',
-      `8 + header ${headerLength} + data ${end} = ${dataStart + end} bytes, but the file has ${fileLength}`,
+      `8 + header ${headerLength} + data ${end} = ${dataStart + end} bytes, but the file has ${fileLength}${cut ? ' (truncated)' : ''}`,
       file,
+      cut?.name,
     );
   }
 

@@ -6,6 +6,7 @@
  * place; on any error or abort the temp file is removed.
  */
 
+import { invalidArgType, invalidArgValue, outOfRange } from '../arg_errors';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -25,9 +26,22 @@ import {
 const openAsync = promisify(fs.open);
 const writeAsync = promisify(fs.write);
 const fsyncAsync = promisify(fs.fsync);
+const fdatasyncAsync = promisify(fs.fdatasync);
 const closeAsync = promisify(fs.close);
 
 const MAX_WRITE_CHUNK = 1 << 30;
+/**
+ * Writes running at once. Each write's place in the file is fixed when its
+ * call is dequeued, so a finished write need not wait for the event loop to
+ * start the next one: with two in flight the file is written without gaps.
+ */
+const MAX_WRITES_IN_FLIGHT = 2;
+/**
+ * After this many bytes, an fdatasync runs in the background (one at a time),
+ * so the disk writes back while later data is still being produced and the
+ * fsync of commit finds little left to do.
+ */
+const FLUSH_EVERY_BYTES = 256 * 2 ** 20;
 
 export interface SafetensorsTensorSpec {
   readonly dtype: SafetensorsDtype;
@@ -71,25 +85,25 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 const utf8 = new TextEncoder();
 
 function checkText(s: unknown, what: string): string {
-  if (typeof s !== 'string') throw new TypeError(`${what} must be a string, got ${typeof s}`);
-  if (LONE_SURROGATE.test(s)) throw new TypeError(`${what} contains a lone surrogate, which UTF-8 cannot encode`);
+  if (typeof s !== 'string') throw invalidArgType(`${what} must be a string, got ${typeof s}`);
+  if (LONE_SURROGATE.test(s)) throw invalidArgValue(`${what} contains a lone surrogate, which UTF-8 cannot encode`);
   return s;
 }
 
 function byteLengthOf(name: string, spec: SafetensorsTensorSpec, file: string): number {
   const arg = `tensors[${JSON.stringify(name)}]`;
-  if (typeof spec !== 'object' || spec === null) throw new TypeError(`${arg} must be an object`);
+  if (typeof spec !== 'object' || spec === null) throw invalidArgType(`${arg} must be an object`);
   if (!isSafetensorsDtype(spec.dtype)) {
-    if (typeof spec.dtype !== 'string') throw new TypeError(`${arg}.dtype must be a string`);
+    if (typeof spec.dtype !== 'string') throw invalidArgType(`${arg}.dtype must be a string`);
     throw new QmmError('ERR_QMM_DTYPE', `${arg}.dtype ${JSON.stringify(spec.dtype)} is not a safetensors dtype`, {
       argument: `${arg}.dtype`,
     });
   }
-  if (!Array.isArray(spec.shape)) throw new TypeError(`${arg}.shape must be an array`);
+  if (!Array.isArray(spec.shape)) throw invalidArgType(`${arg}.shape must be an array`);
   let numel = 1n;
   for (const d of spec.shape as readonly unknown[]) {
-    if (typeof d !== 'number') throw new TypeError(`${arg}.shape must hold numbers, got ${typeof d}`);
-    if (!Number.isSafeInteger(d) || d < 0) throw new RangeError(`${arg}.shape dimension ${d} is not a non-negative safe integer`);
+    if (typeof d !== 'number') throw invalidArgType(`${arg}.shape must hold numbers, got ${typeof d}`);
+    if (!Number.isSafeInteger(d) || d < 0) throw outOfRange(`${arg}.shape dimension ${d} is not a non-negative safe integer`);
     numel *= BigInt(d);
   }
   const bits = numel * BigInt(dtypeBits(spec.dtype));
@@ -100,7 +114,7 @@ function byteLengthOf(name: string, spec: SafetensorsTensorSpec, file: string): 
     });
   }
   const bytes = bits / 8n;
-  if (bytes > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError(`${arg} is too large (${bytes} bytes)`);
+  if (bytes > BigInt(Number.MAX_SAFE_INTEGER)) throw outOfRange(`${arg} is too large (${bytes} bytes)`);
   return Number(bytes);
 }
 
@@ -141,7 +155,7 @@ export function planSafetensors(
   const tensors: PlannedTensor[] = [];
   const parts: string[] = [];
   if (metadata !== undefined) {
-    if (typeof metadata !== 'object' || metadata === null) throw new TypeError('metadata must be an object of strings');
+    if (typeof metadata !== 'object' || metadata === null) throw invalidArgType('metadata must be an object of strings');
     const kv = Object.entries(metadata).map(
       ([k, v]) => `${JSON.stringify(checkText(k, 'metadata key'))}:${JSON.stringify(checkText(v, `metadata[${JSON.stringify(k)}]`))}`,
     );
@@ -150,7 +164,7 @@ export function planSafetensors(
   for (const t of sized) {
     const begin = offset;
     offset += t.byteLength;
-    if (!Number.isSafeInteger(offset)) throw new RangeError('total tensor data exceeds Number.MAX_SAFE_INTEGER bytes');
+    if (!Number.isSafeInteger(offset)) throw outOfRange('total tensor data exceeds Number.MAX_SAFE_INTEGER bytes');
     tensors.push(Object.freeze({ name: t.name, dtype: t.dtype, shape: t.shape, begin, byteLength: t.byteLength }));
     parts.push(`${JSON.stringify(t.name)}:{"dtype":"${t.dtype}","shape":[${t.shape.join(',')}],"data_offsets":[${begin},${offset}]}`);
   }
@@ -178,7 +192,7 @@ function leBytes(data: ArrayBufferView): Uint8Array {
 }
 
 function checkData(t: PlannedTensor, data: unknown): Uint8Array {
-  if (!ArrayBuffer.isView(data)) throw new TypeError(`tensors[${JSON.stringify(t.name)}].data must be a typed array or DataView`);
+  if (!ArrayBuffer.isView(data)) throw invalidArgType(`tensors[${JSON.stringify(t.name)}].data must be a typed array or DataView`);
   if (data.byteLength !== t.byteLength) {
     throw new QmmError(
       'ERR_QMM_SHAPE',
@@ -190,7 +204,7 @@ function checkData(t: PlannedTensor, data: unknown): Uint8Array {
 }
 
 function namedInputs(tensors: Readonly<Record<string, SafetensorsTensorInput>>): (NamedSafetensorsTensorSpec & { data: ArrayBufferView })[] {
-  if (typeof tensors !== 'object' || tensors === null) throw new TypeError('tensors must be an object');
+  if (typeof tensors !== 'object' || tensors === null) throw invalidArgType('tensors must be an object');
   return Object.entries(tensors).map(([name, t]) => ({ name, dtype: t?.dtype, shape: t?.shape, data: t?.data }));
 }
 
@@ -229,9 +243,10 @@ type WriterState = 'open' | 'committed' | 'discarded';
 /**
  * Streaming writer: declare every tensor up front, then `write(name, bytes)`
  * in any tensor order. Several writes to one tensor append in call order, so
- * a large tensor can be streamed in chunks. Calls are queued; do not mutate a
- * buffer before its `write` resolves. Any failing call discards the temp file
- * and makes the writer unusable. The temp file (`<path>.tmp-<pid>-<random>`)
+ * a large tensor can be streamed in chunks. Calls are queued and checked in
+ * order; up to two writes run at once; do not mutate a buffer before its
+ * `write` resolves. Any failing call discards the temp file and makes the
+ * writer unusable. The temp file (`<path>.tmp-<pid>-<random>`)
  * exists from `create` until `commit` or `abort`, so call one of them; a crash
  * can leave it behind, but the target is never half-written.
  */
@@ -245,6 +260,14 @@ export class SafetensorsWriter {
   private readonly written = new Map<string, number>();
   private readonly byName: Map<string, PlannedTensor>;
   private tail: Promise<unknown> = Promise.resolve();
+  /** Writes started and not yet settled (settled versions: they never reject). */
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly slotWaiters: Array<() => void> = [];
+  /** The first failed write; later calls fail. */
+  private writeFailure: unknown;
+  private unflushedBytes = 0;
+  /** The background fdatasync, if one runs (settled version). */
+  private flushing: Promise<void> | undefined;
   private readonly signal: AbortSignal | undefined;
   private readonly onAbort = (): void => {
     this.aborted = true;
@@ -269,7 +292,7 @@ export class SafetensorsWriter {
     options: SafetensorsWriteOptions = {},
   ): Promise<SafetensorsWriter> {
     const layout = planSafetensors(specs, metadata, path);
-    if (options.signal?.aborted) throw abortedError(path);
+    if (options.signal?.aborted) throw abortedError(path, options.signal);
     const tempPath = nodePath.join(
       nodePath.dirname(path),
       `${nodePath.basename(path)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`,
@@ -299,12 +322,13 @@ export class SafetensorsWriter {
     return t.byteLength - (this.written.get(name) ?? 0);
   }
 
-  /** Appends `data` to tensor `name`. */
+  /** Appends `data` to tensor `name`; resolves when its bytes are written. */
   write(name: string, data: ArrayBufferView): Promise<void> {
-    return this.enqueue(async (fd) => {
+    let written: Promise<void> = Promise.resolve();
+    const placed = this.enqueue(async (fd) => {
       const t = this.byName.get(name);
       if (t === undefined) throw new QmmError('ERR_QMM_FILE', `no declared tensor ${JSON.stringify(name)}`, { file: this.path, argument: name });
-      if (!ArrayBuffer.isView(data)) throw new TypeError(`data for ${JSON.stringify(name)} must be a typed array or DataView`);
+      if (!ArrayBuffer.isView(data)) throw invalidArgType(`data for ${JSON.stringify(name)} must be a typed array or DataView`);
       const done = this.written.get(name) ?? 0;
       if (done + data.byteLength > t.byteLength) {
         throw new QmmError(
@@ -313,14 +337,35 @@ export class SafetensorsWriter {
           { file: this.path, argument: name },
         );
       }
-      await writeAllAsync(fd, leBytes(data), this.layout.headerBytes.length + t.begin + done);
       this.written.set(name, done + data.byteLength);
+      while (this.inFlight.size >= MAX_WRITES_IN_FLIGHT) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+      if (this.writeFailure !== undefined) throw this.writeFailure;
+      written = this.start(writeAllAsync(fd, leBytes(data), this.layout.headerBytes.length + t.begin + done));
+      this.unflushedBytes += data.byteLength;
+      if (this.unflushedBytes >= FLUSH_EVERY_BYTES && this.flushing === undefined) {
+        this.unflushedBytes = 0;
+        // what is written by then goes to disk; its error fails commit (a later fsync would not report it again)
+        this.flushing = written.then(
+          () =>
+            fdatasyncAsync(fd).then(
+              () => (this.flushing = undefined),
+              (e: unknown) => {
+                this.writeFailure ??= wrap(e, this.path, 'fdatasync');
+                this.flushing = undefined;
+              },
+            ),
+          () => (this.flushing = undefined),
+        );
+      }
     });
+    return placed.then(() => written);
   }
 
   /** Checks every tensor is complete, fsyncs and renames over `path`. */
   commit(): Promise<void> {
     return this.enqueue(async (fd) => {
+      await this.settleWrites();
+      if (this.writeFailure !== undefined) throw this.writeFailure;
       for (const t of this.layout.tensors) {
         const done = this.written.get(t.name) ?? 0;
         if (done !== t.byteLength) {
@@ -352,7 +397,7 @@ export class SafetensorsWriter {
     const p = this.tail.then(async () => {
       if (this.aborted) {
         await this.discard();
-        throw abortedError(this.path);
+        throw abortedError(this.path, this.signal);
       }
       if (this.state !== 'open' || this.fd === null) {
         throw new QmmError('ERR_QMM_FILE', `the writer is already ${this.state}`, { file: this.path });
@@ -368,10 +413,33 @@ export class SafetensorsWriter {
     return p;
   }
 
+  /** Tracks a running write; its failure discards the file and fails every later call. */
+  private start(io: Promise<void>): Promise<void> {
+    const settled = io.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inFlight.add(settled);
+    void settled.then(() => {
+      this.inFlight.delete(settled);
+      this.slotWaiters.shift()?.();
+    });
+    return io.catch(async (e: unknown) => {
+      this.writeFailure ??= wrap(e, this.path, 'write');
+      await this.discard();
+      throw this.writeFailure;
+    });
+  }
+
+  private async settleWrites(): Promise<void> {
+    while (this.inFlight.size > 0 || this.flushing !== undefined) await Promise.all([...this.inFlight, this.flushing]);
+  }
+
   private async discard(): Promise<void> {
     if (this.state !== 'open') return;
     this.state = 'discarded';
     this.detach();
+    await this.settleWrites(); // never close the fd under a running write
     const fd = this.fd;
     this.fd = null;
     if (fd !== null) await closeAsync(fd).catch(() => undefined);
@@ -383,8 +451,8 @@ export class SafetensorsWriter {
   }
 }
 
-function abortedError(file: string): QmmError {
-  return new QmmError('ERR_QMM_ABORTED', `writing ${file} was aborted`, { file });
+function abortedError(file: string, signal: AbortSignal | undefined): QmmError {
+  return new QmmError('ERR_QMM_ABORTED', `writing ${file} was aborted`, { file, ...(signal?.aborted ? { cause: signal.reason } : {}) });
 }
 
 function wrap(e: unknown, file: string, doing: string): unknown {

@@ -1,5 +1,6 @@
 /** Argument checks shared by the ops: JS types, devices, option objects. */
 
+import { invalidArgType, invalidArgValue } from '../arg_errors';
 import type { Device } from '../device';
 import { describe, QmmError, type QmmErrorCode } from '../errors';
 import { fmtShape, Tensor } from '../tensor';
@@ -8,8 +9,10 @@ export function fail(code: QmmErrorCode, argument: string, message: string): nev
   throw new QmmError(code, `${argument}: ${message}`, { argument });
 }
 
+/** A Tensor whose host memory (if any) is still there: a detached buffer is named here, not by the native bounds check. */
 export function requireTensor(v: unknown, argument: string): Tensor {
-  if (!(v instanceof Tensor)) throw new TypeError(`${argument} must be a Tensor (make one with tensor()), got ${describe(v)}`);
+  if (!(v instanceof Tensor)) throw invalidArgType(`${argument} must be a Tensor (make one with tensor()), got ${describe(v)}`);
+  v.liveHost(argument);
   return v;
 }
 
@@ -20,10 +23,10 @@ export function optionalTensor(v: unknown, argument: string): Tensor | undefined
 
 export function requireOptions<K extends string>(v: unknown, argument: string, allowed: readonly K[]): Partial<Record<K, unknown>> {
   if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`${argument} must be an object, got ${describe(v)}`);
+  if (typeof v !== 'object' || Array.isArray(v)) throw invalidArgType(`${argument} must be an object, got ${describe(v)}`);
   for (const key of Object.keys(v)) {
     if (!(allowed as readonly string[]).includes(key)) {
-      throw new TypeError(`${argument}.${key} is not a known option; expected one of ${allowed.join(', ')}`);
+      throw invalidArgValue(`${argument}.${key} is not a known option; expected one of ${allowed.join(', ')}`);
     }
   }
   return v as Partial<Record<K, unknown>>;
@@ -31,7 +34,7 @@ export function requireOptions<K extends string>(v: unknown, argument: string, a
 
 export function requireSignal(v: unknown, argument: string): AbortSignal | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof AbortSignal === 'undefined' || !(v instanceof AbortSignal)) throw new TypeError(`${argument} must be an AbortSignal, got ${describe(v)}`);
+  if (typeof AbortSignal === 'undefined' || !(v instanceof AbortSignal)) throw invalidArgType(`${argument} must be an AbortSignal, got ${describe(v)}`);
   return v;
 }
 

@@ -1,5 +1,6 @@
-/** Checks of npuFormatCast (SPEC §5.2). */
+/** Checks of npuFormatCast (docs/semantics.md §5.2). */
 
+import { invalidArgType, invalidArgValue, outOfRange } from '../arg_errors';
 import { checkDType, DTYPES, type DType } from '../dtypes';
 import { describe } from '../errors';
 import { nzStorageShape } from '../nz';
@@ -31,9 +32,10 @@ export function parseAclFormat(v: unknown): Format {
   if (v === 29 || v === 'FRACTAL_NZ') return 'FRACTAL_NZ';
   if (v === 2 || v === 'ND') return 'ND';
   if (typeof v === 'number' && Number.isInteger(v)) {
-    throw new RangeError(`aclFormat ${v} is not supported; expected 29 (FRACTAL_NZ) or 2 (ND)`);
+    throw outOfRange(`aclFormat ${v} is not supported; expected 29 (FRACTAL_NZ) or 2 (ND)`);
   }
-  throw new TypeError(`aclFormat must be 29, 'FRACTAL_NZ', 2 or 'ND', got ${describe(v)}`);
+  const msg = `aclFormat must be 29, 'FRACTAL_NZ', 2 or 'ND', got ${describe(v)}`;
+  throw typeof v === 'string' ? invalidArgValue(msg) : invalidArgType(msg);
 }
 
 export function planFormatCast(xv: unknown, formatv: unknown, optionsv: unknown): FormatCastPlan {
@@ -58,7 +60,7 @@ export function planFormatCast(xv: unknown, formatv: unknown, optionsv: unknown)
     c0 = 32 / sizeFrom;
     storageShape = nzStorageShape(src.shape, c0);
   } else if (opts.customizeDtype !== undefined) {
-    throw new TypeError('options.customizeDtype only applies to a cast to FRACTAL_NZ');
+    throw invalidArgValue('options.customizeDtype only applies to a cast to FRACTAL_NZ');
   }
   if (src.format === 'FRACTAL_NZ' && !src.isContiguous()) {
     fail('ERR_QMM_FORMAT', 'x', 'npu_format_cast aclnn interface does not support non-contiguous tensor with internal format (a transposed FRACTAL_NZ view)');

@@ -7,7 +7,7 @@
 
 import type { Device } from '../device';
 import type { DType, OutputDType } from '../dtypes';
-import { checkDType } from '../dtypes';
+import { checkDType, isDType } from '../dtypes';
 import { QmmError } from '../errors';
 import { nzStorageShape } from '../nz';
 import { fmtShape, isTransposedNzView, type Tensor } from '../tensor';
@@ -27,7 +27,7 @@ export interface QuantMatmulOptions {
 }
 
 const OPTION_KEYS = ['offset', 'pertokenScale', 'bias', 'outputDtype', 'signal'] as const;
-const OUTPUT_DTYPES: readonly string[] = ['int8', 'float16', 'bfloat16', 'int32'];
+const OUTPUT_DTYPES: readonly OutputDType[] = ['int8', 'float16', 'bfloat16', 'int32'];
 const MAX_LAST_DIM = 65535;
 
 export interface QuantMatmulPlan {
@@ -102,18 +102,18 @@ export function planQuantMatmul(x1v: unknown, x2v: unknown, scalev: unknown, opt
   const signal = requireSignal(opts.signal, 'options.signal');
   let outputDtype: OutputDType = 'int8';
   if (opts.outputDtype !== undefined && opts.outputDtype !== null) {
-    const od: DType = checkDType(opts.outputDtype, 'options.outputDtype');
-    if (!OUTPUT_DTYPES.includes(od)) {
-      dtypeError('options.outputDtype', `Not supported output dtype is ${od}; A2/A3 outputs are int8, float16, bfloat16 and int32`);
+    // a dtype A2/A3 cannot output is the device's rejection; any other value a wrong argument
+    if (isDType(opts.outputDtype) && !(OUTPUT_DTYPES as readonly DType[]).includes(opts.outputDtype)) {
+      dtypeError('options.outputDtype', `Not supported output dtype is ${opts.outputDtype}; A2/A3 outputs are int8, float16, bfloat16 and int32`);
     }
-    outputDtype = od as OutputDType;
+    outputDtype = checkDType(opts.outputDtype, 'options.outputDtype', OUTPUT_DTYPES);
   }
   const device = commonDevice([['x1', x1], ['x2', x2], ['scale', scale], ['options.offset', offset], ['options.pertokenScale', pertokenScale], ['options.bias', bias]]);
 
   // dtypes of x1/x2 (SPEC §1.5, §2.1)
   if (x1.dtype !== 'int8' && x1.dtype !== 'int32') dtypeError('x1', `must be int8, or int32 holding 8 int4 values each, got ${x1.dtype}`);
   if (x1.dtype === 'int8' && x2.dtype === 'int32') {
-    fail('ERR_QMM_UNSUPPORTED', 'x2', 'int8 x1 with int32 (int4) x2 is the A8W4 mode, which needs group_sizes; it is not supported by this package (SPEC §2.1 row 10)');
+    fail('ERR_QMM_UNSUPPORTED', 'x2', 'int8 x1 with int32 (int4) x2 is the A8W4 mode, which needs group_sizes; it is not supported by this package (docs/semantics.md §2.1 row 10)');
   }
   if (x2.dtype !== x1.dtype) dtypeError('x2', `In non-A8W4 case, x1 and x2 dtype should be same, got x1 ${x1.dtype} and x2 ${x2.dtype}`);
   const int4 = x1.dtype === 'int32';
@@ -154,7 +154,12 @@ export function planQuantMatmul(x1v: unknown, x2v: unknown, scalev: unknown, opt
     x2k = x2.shape[r2 - 2];
     n = x2.shape[r2 - 1];
   }
-  if (k !== x2k) fail('ERR_QMM_SHAPE', 'x2', `x1 k dim and x2 k dim should be same, but x1 is ${k}, x2 is ${x2k}`);
+  if (k !== x2k) {
+    // the k x2 would have as x2.t(): a weight stored (n, k) needs its transposed view
+    const x2kIfTransposed = int4 && !x2T ? x2.shape[r2 - 1] * 8 : x2.shape[r2 - 1];
+    const hint = x2kIfTransposed === k ? `; x2 ${fmtShape(x2.shape)} looks like an (n, k) weight: pass x2.t() (a view, no copy)` : '';
+    fail('ERR_QMM_SHAPE', 'x2', `x1 k dim and x2 k dim should be same, but x1 is ${k}, x2 is ${x2k}${hint}`);
+  }
 
   if (nz) {
     if (!x2T && !x2.isContiguous()) fail('ERR_QMM_FORMAT', 'x2', 'a FRACTAL_NZ weight can be used as cast or as its .t() / .transpose(-1, -2) view, not as another view');

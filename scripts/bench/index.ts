@@ -1,22 +1,20 @@
 /**
  * `qmm bench`: the CPU emulator's quantized matmul against onnxruntime-node in
- * the same process, on the yardstick shapes of DESIGN.md, plus this machine's
- * measured limits (int8 dot-product peak, DRAM read bandwidth).
- *
- *   --quick   reduced shapes, well under a minute
- *   --json    machine-readable results on stdout
- *   --write   rewrite the generated table in BENCHMARKS.md
- *   --only S1,S6-cold   run some shapes only
- *   --peak-gops N --dram-gbps N   use these limits when this build does not
- *                                 expose the native probes (addon.emulator)
+ * the same process (and oneDNN in a helper process when Debian's libdnnl-dev
+ * is installed), on the yardstick shapes of docs/architecture.md, with the
+ * weight as FRACTAL_NZ and as a plain ND `w.t()` view, plus this machine's
+ * measured limits (int8 dot-product peak, DRAM read bandwidth). Options:
+ * scripts/bench/options.ts.
  */
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { backendInfo, npuFormatCastSync, npuQuantMatmul, npuQuantMatmulSync, npuTransQuantParamSync, tensor, type Tensor } from '../../lib/index';
-import { loadNative, packageRoot } from '../../lib/native';
+import { backendInfo, npuFormatCastSync, npuQuantMatmul, npuQuantMatmulSync, npuTransQuantParamSync, tensor, type QuantMatmulOptions, type Tensor } from '../../lib/index';
+import { loadNative } from '../../lib/native';
 import { matMulIntegerModel, matMulIntegerToFloatModel } from './onnx';
+import { oneDnnRunner, type OneDnn } from './onednn';
+import type { BenchOptions } from './options';
 
 type Variant = 'fp16' | 'pt-bf16' | 'int4' | 'int32';
 
@@ -39,10 +37,15 @@ export interface BenchResult {
   weightBytes: number;
   oursMs: number;
   oursAsyncMs: number;
+  /** The same op with the weight as a plain ND `(n,k)` tensor passed as `.t()` (null for int4). */
+  oursNdMs: number | null;
+  oneDnnMs: number | null;
   ortMmiMs: number | null;
   ortMmitfMs: number | null;
   ortBestMs: number | null;
   speedup: number | null;
+  /** The faster of oneDNN and onnxruntime over ours (> 1: we are faster). */
+  speedupBest: number | null;
   gops: number;
   peakPct: number | null;
   dramFloorMs: number | null;
@@ -54,7 +57,6 @@ export interface BenchReport {
   machine: Record<string, string | number | null>;
   results: BenchResult[];
   overhead: { shape: string; fullMs: number; bareMs: number; pct: number } | null;
-  packCacheBytes: number | null;
 }
 
 // ---------------------------------------------------------------- native probes (optional hooks)
@@ -62,7 +64,6 @@ export interface BenchReport {
 interface EmulatorHooks {
   probeKernelPeakGops?: (seconds: number) => number;
   probeDramReadGBps?: (bytes: number, repeats: number) => number;
-  packCache?: { bytes?: () => number; clear?: () => void };
 }
 
 function hooks(): EmulatorHooks | undefined {
@@ -87,6 +88,15 @@ function randomInt8(n: number, seed: number): Int8Array {
     a[i] = x & 0xff;
   }
   return a;
+}
+
+/** (…, k, n) row-major to (…, n, k) row-major. */
+function transposeLast2(a: Int8Array, dims: number[]): Int8Array {
+  const k = dims[dims.length - 2];
+  const n = dims[dims.length - 1];
+  const out = new Int8Array(a.length);
+  for (let b = 0; b < a.length; b += k * n) for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) out[b + j * k + i] = a[b + i * n + j];
+  return out;
 }
 
 function now(): number {
@@ -148,6 +158,7 @@ function shapes(quick: boolean): Shape[] {
 
 interface Prepared {
   run: () => Tensor;
+  runNd: (() => Tensor) | null;
   runAsync: () => Promise<Tensor>;
   ortInputs: { x: Int8Array; xDims: number[]; w: Int8Array; wDims: number[]; scale: Float32Array; outDims: number[] };
   weightBytes: number;
@@ -167,6 +178,7 @@ function prepare(s: Shape): Prepared {
 
   let x1: Tensor;
   let x2: Tensor;
+  let x2Nd: Tensor | null = null;
   let weightBytes: number;
   let xOrt = xNd;
   let wOrt = wNd;
@@ -186,25 +198,30 @@ function prepare(s: Shape): Prepared {
   } else {
     x1 = tensor(xNd, s.x1, 'int8');
     x2 = npuFormatCastSync(tensor(wNd, s.x2, 'int8'), 29); // FRACTAL_NZ, the packed weight form
+    x2Nd = tensor(transposeLast2(wNd, s.x2), [...s.x2.slice(0, -2), n, k], 'int8').t(); // the seed's (n,k) weight, as w.t()
     weightBytes = wNd.byteLength;
   }
   const scaleF = tensor(scale, [n], 'float32');
-  let run: () => Tensor;
-  let runAsync: () => Promise<Tensor>;
+  let sc: Tensor;
+  let opts: QuantMatmulOptions;
   if (s.variant === 'pt-bf16') {
-    const pt = tensor(Float32Array.from({ length: m }, (_, i) => 0.5 + (i % 7) / 8), [m], 'float32');
-    const opts = { outputDtype: 'bfloat16' as const, pertokenScale: pt };
-    run = () => npuQuantMatmulSync(x1, x2, scaleF, opts);
-    runAsync = () => npuQuantMatmul(x1, x2, scaleF, opts);
+    sc = scaleF;
+    opts = { outputDtype: 'bfloat16', pertokenScale: tensor(Float32Array.from({ length: m }, (_, i) => 0.5 + (i % 7) / 8), [m], 'float32') };
   } else if (s.variant === 'int32') {
-    run = () => npuQuantMatmulSync(x1, x2, scaleF, { outputDtype: 'int32' });
-    runAsync = () => npuQuantMatmul(x1, x2, scaleF, { outputDtype: 'int32' });
+    sc = scaleF;
+    opts = { outputDtype: 'int32' };
   } else {
-    const qp = npuTransQuantParamSync(scaleF); // int64 scale: the fixpipe fp16 path
-    run = () => npuQuantMatmulSync(x1, x2, qp, { outputDtype: 'float16' });
-    runAsync = () => npuQuantMatmul(x1, x2, qp, { outputDtype: 'float16' });
+    sc = npuTransQuantParamSync(scaleF); // int64 scale: the fixpipe fp16 path
+    opts = { outputDtype: 'float16' };
   }
-  return { run, runAsync, weightBytes, ortInputs: { x: xOrt, xDims: s.x1, w: wOrt, wDims: s.x2, scale, outDims } };
+  const nd = x2Nd;
+  return {
+    run: () => npuQuantMatmulSync(x1, x2, sc, opts),
+    runNd: nd ? () => npuQuantMatmulSync(x1, nd, sc, opts) : null,
+    runAsync: () => npuQuantMatmul(x1, x2, sc, opts),
+    weightBytes,
+    ortInputs: { x: xOrt, xDims: s.x1, w: wOrt, wDims: s.x2, scale, outDims },
+  };
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -288,26 +305,28 @@ function fmt(v: number | null | undefined, digits = 3): string {
   return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(digits);
 }
 
+const ratio = (v: number | null) => (v === null || !Number.isFinite(v) ? 'n/a' : `${v.toFixed(2)}×`);
+
 export function markdownTable(r: BenchReport): string {
   const lines: string[] = [];
   const mc = r.machine;
-  lines.push(`Machine: ${mc.cpu}, ${mc.threads} compute threads, ${mc.memGiB} GiB; kernel \`${mc.kernel}\`; Node ${mc.node}; onnxruntime-node ${mc.ort ?? 'missing'}; ${mc.date}.`);
+  lines.push(`Machine: ${mc.cpu} (${mc.cpuFlags}), ${mc.threads} compute threads, ${mc.memGiB} GiB; kernel \`${mc.kernel}\`; Node ${mc.node}; onnxruntime-node ${mc.ort ?? 'missing'}; oneDNN ${mc.onednn ?? 'not installed'}; ${mc.date}.`);
   lines.push(`Measured limits (${mc.limitsFrom}): int8 dot-product peak ${fmt(mc.peakGops as number | null)} GOPS (all threads), DRAM read ${fmt(mc.dramGBps as number | null)} GB/s.`);
   lines.push('');
-  lines.push('| shape | x1 @ x2 | ours ms (sync) | ours ms (Promise) | GOPS | % of peak | ORT MatMulInteger+dequant ms | ORT MatMulIntegerToFloat ms | speed-up vs best ORT | DRAM floor ms | × floor |');
-  lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
+  lines.push('| shape | x1 @ x2 | ours NZ ms | ours ND ms | ND / NZ | ours Promise ms | oneDNN ms | ORT ms | best peer / ours | GOPS | % of peak | DRAM floor ms | × floor |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const x of r.results) {
+    const ndRatio = x.oursNdMs !== null ? x.oursNdMs / x.oursMs : null;
     lines.push(
-      `| ${x.id} | (${x.x1.join(',')})@(${x.x2.join(',')}) ${x.variant} | ${fmt(x.oursMs)} | ${fmt(x.oursAsyncMs)} | ${fmt(x.gops, 0)} | ${x.peakPct === null ? 'n/a' : x.peakPct.toFixed(0) + '%'} | ${fmt(x.ortMmiMs)} | ${fmt(x.ortMmitfMs)} | ${x.speedup === null ? 'n/a' : x.speedup.toFixed(2) + '×'} | ${fmt(x.dramFloorMs)} | ${fmt(x.floorRatio, 2)} |`,
+      `| ${x.id} | (${x.x1.join(',')})@(${x.x2.join(',')}) ${x.variant} | ${fmt(x.oursMs)} | ${fmt(x.oursNdMs)} | ${ratio(ndRatio)} | ${fmt(x.oursAsyncMs)} | ${fmt(x.oneDnnMs)} | ${fmt(x.ortBestMs)} | ${ratio(x.speedupBest)} | ${fmt(x.gops, 0)} | ${x.peakPct === null ? 'n/a' : x.peakPct.toFixed(0) + '%'} | ${fmt(x.dramFloorMs)} | ${fmt(x.floorRatio, 2)} |`,
     );
   }
   if (r.overhead) lines.push('', `Full op (fp16 out, int64 scale) vs bare GEMM (int32 out) on ${r.overhead.shape}: ${fmt(r.overhead.fullMs)} ms vs ${fmt(r.overhead.bareMs)} ms (${r.overhead.pct >= 0 ? '+' : ''}${r.overhead.pct.toFixed(1)}%).`);
-  if (r.packCacheBytes !== null) lines.push('', `Pack cache after the run: ${(r.packCacheBytes / 2 ** 20).toFixed(1)} MiB.`);
+  lines.push('', 'oneDNN: s8×s8→s32 matmul with the weight prepacked (int32 output, no dequantization); ORT: the faster of MatMulInteger+dequant and MatMulIntegerToFloat, weight a constant initializer. "best peer / ours" > 1 means ours is faster.');
   return lines.join('\n');
 }
 
-function writeBenchmarksMd(table: string): string {
-  const file = path.join(packageRoot(), 'BENCHMARKS.md');
+function writeBenchmarksMd(file: string, table: string): string {
   const begin = '<!-- bench:begin (generated by `npm run bench -- --write`) -->';
   const end = '<!-- bench:end -->';
   let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n\n';
@@ -321,37 +340,49 @@ function writeBenchmarksMd(table: string): string {
 
 // ---------------------------------------------------------------- main
 
-export async function runBench(argv: string[]): Promise<void> {
-  const quick = argv.includes('--quick');
-  const json = argv.includes('--json');
-  const write = argv.includes('--write');
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write('qmm bench [--quick] [--json] [--write] [--only S1,S4,...]\n');
-    return;
+export function shapeIds(quick: boolean): string[] {
+  return shapes(quick).map((s) => s.id);
+}
+
+/** The ids in --only that are not shapes of this run. */
+export function unknownShapeIds(opts: BenchOptions): string[] {
+  if (!opts.only) return [];
+  const known = new Set(shapeIds(Boolean(opts.quick)));
+  return opts.only.split(',').filter((id) => !known.has(id));
+}
+
+function cpuFlags(): string {
+  try {
+    const flags = new Set((fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^(flags|Features)\s*:(.*)$/m)?.[2] ?? '').trim().split(/\s+/));
+    return ['amx_int8', 'avx512_vnni', 'avx_vnni', 'avx2', 'i8mm', 'asimddp'].filter((f) => flags.has(f)).join(', ') || 'no int8 dot-product extension';
+  } catch {
+    return 'flags unknown';
   }
-  const onlyIdx = argv.indexOf('--only');
-  const only = onlyIdx >= 0 && argv[onlyIdx + 1] ? new Set(argv[onlyIdx + 1].split(',')) : undefined;
+}
+
+export async function runBench(opts: BenchOptions): Promise<void> {
+  const quick = Boolean(opts.quick);
+  const json = Boolean(opts.json);
+  const only = opts.only ? new Set(opts.only.split(',')) : undefined;
   const log = (s: string) => (json ? process.stderr : process.stdout).write(s + '\n');
 
   const info = backendInfo();
   const h = hooks();
   const threads = Number(process.env.QMM_NUM_THREADS) || os.cpus().length;
   const ort = loadOrt();
-  if (!ort) log('onnxruntime-node is not installed: comparison columns are n/a (npm install --save-dev onnxruntime-node@1.30.0)');
+  if (!ort) log('onnxruntime-node is not installed: its column is n/a (npm install --save-dev onnxruntime-node@1.30.0)');
+  const dnnl: OneDnn | null = oneDnnRunner(threads, (s) => log(s));
 
   log('probing this machine ...');
-  const flag = (name: string): number | null => {
-    const i = argv.indexOf(name);
-    const v = i >= 0 ? Number(argv[i + 1]) : NaN;
-    return Number.isFinite(v) && v > 0 ? v : null;
-  };
-  const peakGops = h?.probeKernelPeakGops ? h.probeKernelPeakGops(quick ? 0.2 : 0.5) : flag('--peak-gops');
-  const dramGBps = h?.probeDramReadGBps ? h.probeDramReadGBps(256 << 20, quick ? 3 : 5) : flag('--dram-gbps');
+  const given = (v: number | undefined): number | null => (v !== undefined && Number.isFinite(v) && v > 0 ? v : null);
+  const peakGops = h?.probeKernelPeakGops ? h.probeKernelPeakGops(quick ? 0.2 : 0.5) : given(opts.peakGops);
+  const dramGBps = h?.probeDramReadGBps ? h.probeDramReadGBps(256 << 20, quick ? 3 : 5) : given(opts.dramGbps);
   const limitsFrom = h?.probeKernelPeakGops ? 'native probes' : peakGops !== null ? 'given on the command line' : 'unknown';
   if (peakGops === null) log('(the native probes are not exposed by this build: % of peak and DRAM floor are n/a; see --peak-gops)');
 
   const machine: BenchReport['machine'] = {
     cpu: os.cpus()[0]?.model ?? 'unknown',
+    cpuFlags: cpuFlags(),
     arch: process.arch,
     threads,
     memGiB: Math.round(os.totalmem() / 2 ** 30),
@@ -359,35 +390,37 @@ export async function runBench(argv: string[]): Promise<void> {
     kernel: info.detail,
     node: process.versions.node,
     ort: ort ? (ort.env?.versions?.node ?? 'present') : null,
+    onednn: dnnl?.version ?? null,
     peakGops,
     dramGBps,
     limitsFrom,
     date: new Date().toISOString().slice(0, 10),
   };
-  log(`${machine.cpu} | ${info.backend}: ${info.detail} | peak ${fmt(peakGops)} GOPS | DRAM ${fmt(dramGBps)} GB/s`);
+  log(`${machine.cpu} (${machine.cpuFlags}) | ${info.backend}: ${info.detail} | peak ${fmt(peakGops)} GOPS | DRAM ${fmt(dramGBps)} GB/s`);
 
-  // per shape: ours (sync and Promise) and both ORT models, interleaved, until the budget is spent
+  // per shape: ours (NZ sync, ND sync, Promise) and both ORT models interleaved, then oneDNN in its process
   const budget = quick ? { minReps: 3, maxReps: 60, budgetMs: 1500 } : { minReps: 5, maxReps: 300, budgetMs: 6000 };
   const results: BenchResult[] = [];
   for (const s of shapes(quick)) {
     if (only && !only.has(s.id)) continue;
     const p = prepare(s);
-    p.run(); // warm-up: packs (and caches) the weight
+    p.run(); // warm-up (the NZ weight's pack is made here)
+    p.runNd?.();
     await p.runAsync();
     const o = ort ? await ortRunners(ort, p, s, threads) : { mmi: null, mmitf: null, release: async () => undefined };
-    const timed = await timeInterleaved([p.run, p.runAsync, o.mmi, o.mmitf], { ...budget, cold: s.cold });
+    const timed = await timeInterleaved([p.run, p.runNd, p.runAsync, o.mmi, o.mmitf], { ...budget, cold: s.cold });
     await o.release();
-    const [oursMs, oursAsyncMs, mmiMs, mmitfMs] = timed.ms;
-    const ours = { ms: oursMs as number, reps: timed.reps };
-    const oursAsync = { ms: oursAsyncMs as number };
-    const oo = { mmi: mmiMs, mmitf: mmitfMs };
+    const [oursMs, oursNdMs, oursAsyncMs, mmiMs, mmitfMs] = timed.ms;
+    const oneDnnMs = dnnl && s.variant !== 'int4' && !s.cold ? dnnl.time(s.x1, s.x2, budget.budgetMs / 3, budget.maxReps) : null;
     const m = s.x1[s.x1.length - 2];
     const k = s.x1[s.x1.length - 1];
     const n = s.x2[s.x2.length - 1];
     const outBatches = prod(p.ortInputs.outDims.slice(0, -2));
     const gop = (2 * outBatches * m * k * n) / 1e9;
-    const gops = gop / (ours.ms / 1e3);
-    const ortBest = oo.mmi !== null && oo.mmitf !== null ? Math.min(oo.mmi, oo.mmitf) : (oo.mmi ?? oo.mmitf);
+    const ours = oursMs as number;
+    const gops = gop / (ours / 1e3);
+    const ortBest = mmiMs !== null && mmitfMs !== null ? Math.min(mmiMs, mmitfMs) : (mmiMs ?? mmitfMs);
+    const peers = [ortBest, oneDnnMs].filter((v): v is number => v !== null);
     const floor = dramGBps ? (p.weightBytes / (dramGBps * 1e9)) * 1e3 : null;
     const r: BenchResult = {
       id: s.id,
@@ -397,22 +430,25 @@ export async function runBench(argv: string[]): Promise<void> {
       variant: s.variant,
       gop,
       weightBytes: p.weightBytes,
-      oursMs: ours.ms,
-      oursAsyncMs: oursAsync.ms,
-      ortMmiMs: oo.mmi,
-      ortMmitfMs: oo.mmitf,
+      oursMs: ours,
+      oursNdMs,
+      oursAsyncMs: oursAsyncMs as number,
+      oneDnnMs,
+      ortMmiMs: mmiMs,
+      ortMmitfMs: mmitfMs,
       ortBestMs: ortBest,
-      speedup: ortBest !== null ? ortBest / ours.ms : null,
+      speedup: ortBest !== null ? ortBest / ours : null,
+      speedupBest: peers.length > 0 ? Math.min(...peers) / ours : null,
       gops,
       peakPct: peakGops ? (100 * gops) / peakGops : null,
       dramFloorMs: floor,
-      floorRatio: floor ? ours.ms / floor : null,
-      reps: ours.reps,
+      floorRatio: floor ? ours / floor : null,
+      reps: timed.reps,
     };
     results.push(r);
     log(
-      `${s.id.padEnd(12)} ours ${fmt(r.oursMs).padStart(8)} ms (${fmt(r.oursAsyncMs)} async) ${fmt(gops, 0).padStart(5)} GOPS` +
-        `${r.peakPct !== null ? ` ${r.peakPct.toFixed(0)}% peak` : ''} | ORT mmi ${fmt(oo.mmi)} mmitf ${fmt(oo.mmitf)} | x${r.speedup?.toFixed(2) ?? 'n/a'}` +
+      `${s.id.padEnd(12)} ours ${fmt(r.oursMs).padStart(8)} ms (ND ${fmt(r.oursNdMs)}, async ${fmt(r.oursAsyncMs)}) ${fmt(gops, 0).padStart(5)} GOPS` +
+        `${r.peakPct !== null ? ` ${r.peakPct.toFixed(0)}% peak` : ''} | oneDNN ${fmt(oneDnnMs)} | ORT ${fmt(ortBest)} | best peer / ours ${ratio(r.speedupBest)}` +
         `${floor ? ` | floor ${fmt(floor)} ms (x${fmt(r.floorRatio, 2)})` : ''}`,
     );
   }
@@ -423,10 +459,9 @@ export async function runBench(argv: string[]): Promise<void> {
     machine,
     results,
     overhead: full && bare ? { shape: full.id, fullMs: full.oursMs, bareMs: bare.oursMs, pct: (100 * (full.oursMs - bare.oursMs)) / bare.oursMs } : null,
-    packCacheBytes: h?.packCache?.bytes ? h.packCache.bytes() : null,
   };
   const table = markdownTable(report);
   if (json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   else log('\n' + table);
-  if (write) log(`wrote ${writeBenchmarksMd(table)}`);
+  if (opts.write) log(`wrote ${writeBenchmarksMd(path.resolve(opts.write), table)}`);
 }

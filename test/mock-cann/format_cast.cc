@@ -1,5 +1,6 @@
 // format_cast.cc - aclnnNpuFormatCast family: ND <-> FRACTAL_NZ with zero
-// padding (SPEC §5.1, §5.2).
+// padding (docs/semantics.md §5.1, §5.2). The chip and input rules follow ops-math
+// conversion/npu_format_cast/op_host/op_api/aclnn_npu_format_cast.cpp.
 #include "op_common.h"
 
 using namespace mockcann;
@@ -67,6 +68,18 @@ void compute(const CastPlan& P) {
   }
 }
 
+// aclnn runs this op on Atlas A2 (910B), A3 (910_93) and Ascend 950 only; any
+// other chip fails with 161002 (the 361001 of the check is mapped by its caller).
+int check_soc(const char* fn) {
+  if (soc_family() != kSocOther) return 0;
+  return fail(kNnParamInvalid, fn, "Only support Ascend950/ASCEND910_93/ASCEND910B (see aclrtGetSocName)");
+}
+
+// aclnn's IsContiguous, except that a FRACTAL_NZ tensor must have a contiguous
+// view too: aclnn counts every FRACTAL_NZ tensor as contiguous and casts its
+// storage as if the view were not there; the mock refuses such views instead.
+bool contiguous_for_cast(const TensorDesc& d) { return numel(d.view) <= 1 || is_contiguous(d); }
+
 }  // namespace
 
 MOCK_API aclnnStatus aclnnNpuFormatCastCalculateSizeAndFormat(const aclTensor* srcTensor, const int dstFormat,
@@ -76,6 +89,7 @@ MOCK_API aclnnStatus aclnnNpuFormatCastCalculateSizeAndFormat(const aclTensor* s
   const char* fn = "aclnnNpuFormatCastCalculateSizeAndFormat";
   if (enter(fn)) return kNnFault;
   if (!is_initialized()) return fail(kAclInvalidParam, fn, "aclInit has not been called");
+  if (int rc = check_soc(fn)) return rc;
   if (!dstShape || !dstShapeSize || !actualFormat)
     return fail(kNnNullptr, fn, "dstShape, dstShapeSize or actualFormat is nullptr");
   Arg src;
@@ -85,6 +99,9 @@ MOCK_API aclnnStatus aclnnNpuFormatCastCalculateSizeAndFormat(const aclTensor* s
     return fail(kNnParamInvalid, fn, strf("srcTensor dtype %s is not supported", dtype_name(d.dtype)));
   if (d.view.size() < 2 || d.view.size() > 6)
     return fail(kNnParamInvalid, fn, strf("srcTensor dim num should be 2 ~ 6, but is %zu", d.view.size()));
+  // Before Ascend 950 an empty source is left to the legacy (aclop) path.
+  if (numel(d.view) == 0 && soc_family() != kSoc950)
+    return fail(kNnRuntime, fn, "aclnn empty tensor is not supported, fallback aclop");
   std::vector<int64_t> shape;
   int fmt;
   if (dstFormat == ACL_FORMAT_FRACTAL_NZ) {
@@ -115,6 +132,7 @@ MOCK_API aclnnStatus aclnnNpuFormatCastGetWorkspaceSize(const aclTensor* srcTens
   const char* fn = "aclnnNpuFormatCastGetWorkspaceSize";
   if (!workspaceSize) return fail(kNnNullptr, fn, "workspaceSize is nullptr");
   if (!executor) return fail(kNnNullptr, fn, "executor is nullptr");
+  if (int rc = check_soc(fn)) return rc;
   Arg s, d;
   int rc;
   if ((rc = get_arg(fn, "srcTensor", srcTensor, true, false, &s)) || (rc = get_arg(fn, "dstTensor", dstTensor, true, false, &d)))
@@ -129,7 +147,10 @@ MOCK_API aclnnStatus aclnnNpuFormatCastGetWorkspaceSize(const aclTensor* srcTens
   if (s.d.view != d.d.view)
     return fail(kNnParamInvalid, fn, strf("srcTensor view shape %s and dstTensor view shape %s must be the same",
                                           shape_str(s.d.view).c_str(), shape_str(d.d.view).c_str()));
-  if (numel(s.d.view) == 0) return fail(kNnParamInvalid, fn, "empty tensors are not supported");
+  if (!contiguous_for_cast(s.d)) return fail(kNnParamInvalid, fn, "srcTensor must be contiguous.");
+  if (!contiguous_for_cast(d.d)) return fail(kNnParamInvalid, fn, "dstTensor must be contiguous.");
+  if (numel(s.d.view) == 0 && soc_family() != kSoc950)
+    return fail(kNnParamInvalid, fn, "empty tensors are not supported before Ascend 950");
   auto plan = std::make_shared<CastPlan>();
   plan->src = s.d;
   plan->dst = d.d;
@@ -138,10 +159,6 @@ MOCK_API aclnnStatus aclnnNpuFormatCastGetWorkspaceSize(const aclTensor* srcTens
   if (format_is_base(s.d.format) && dNz) {
     plan->toNz = true;
     nzT = &d.d;
-    if (!is_contiguous(s.d))
-      return fail(kNnParamInvalid, fn, "npu_format_cast aclnn interface does not support a non-contiguous srcTensor");
-    if (!is_contiguous(d.d))
-      return fail(kNnParamInvalid, fn, "a FRACTAL_NZ dstTensor must have contiguous view strides");
   } else if (sNz && format_is_base(d.d.format)) {
     plan->toNz = false;
     nzT = &s.d;

@@ -41,10 +41,17 @@ using Guard = std::lock_guard<std::recursive_mutex>;
 // Count the call (totalCalls and per-name invocation) and report whether an
 // armed fault fires for it; if so the recent error message is already set.
 MOCK_INTERNAL bool enter(const char* name);
+// Counts an invocation of `name` (a call or a pseudo-name such as
+// "aclnnQuantMatmulV5@partial") and reports whether an armed fault fires;
+// unlike enter() it sets no message and does not count totalCalls.
+MOCK_INTERNAL bool fault_fires(const std::string& name);
 MOCK_INTERNAL bool is_initialized();
 MOCK_INTERNAL int current_device();  // -1 if the calling thread has none
 MOCK_INTERNAL void set_error(const std::string& msg);
 MOCK_INTERNAL void violation(const std::string& msg);
+// The chip family of the SoC aclrtGetSocName reports (MOCK_CANN_SOC).
+enum SocFamily { kSoc910B, kSoc910_93, kSoc950, kSocOther };
+MOCK_INTERNAL SocFamily soc_family();
 
 // ---- device memory ----
 struct DevSpan {

@@ -105,6 +105,7 @@ MOCK_API aclError aclrtResetDevice(int32_t deviceId);
 MOCK_API aclError aclrtGetDeviceCount(uint32_t* count);
 MOCK_API aclError aclrtCreateStream(aclrtStream* stream);
 MOCK_API aclError aclrtDestroyStream(aclrtStream stream);
+MOCK_API aclError aclrtDestroyStreamForce(aclrtStream stream);
 MOCK_API aclError aclrtSynchronizeStream(aclrtStream stream);
 MOCK_API aclError aclrtMalloc(void** devPtr, size_t size, aclrtMemMallocPolicy policy);
 MOCK_API aclError aclrtFree(void* devPtr);
@@ -114,6 +115,7 @@ MOCK_API aclError aclrtMemcpy(void* dst, size_t destMax, const void* src, size_t
                               aclrtMemcpyKind kind);
 MOCK_API aclError aclrtMemset(void* devPtr, size_t maxCount, int32_t value, size_t count);
 MOCK_API const char* aclGetRecentErrMsg(void);
+MOCK_API const char* aclrtGetSocName(void);
 
 /* ---- libnnopbase.so ---- */
 MOCK_API aclTensor* aclCreateTensor(const int64_t* viewDims, uint64_t viewDimsNum,
@@ -123,6 +125,7 @@ MOCK_API aclTensor* aclCreateTensor(const int64_t* viewDims, uint64_t viewDimsNu
 MOCK_API aclnnStatus aclDestroyTensor(const aclTensor* tensor);
 MOCK_API aclIntArray* aclCreateIntArray(const int64_t* value, uint64_t size);
 MOCK_API aclnnStatus aclDestroyIntArray(const aclIntArray* array);
+MOCK_API aclnnStatus aclDestroyAclOpExecutor(aclOpExecutor* executor);
 
 /* ---- libopapi.so (or libopapi_nn.so / libopapi_math.so) ---- */
 MOCK_API aclnnStatus aclnnQuantMatmulV3GetWorkspaceSize(

@@ -80,6 +80,9 @@ int run_op(const char* op, void* workspace, uint64_t workspaceSize, aclOpExecuto
   Guard g(mu());
   void* raw = nullptr;
   void (*deleter)(void*) = nullptr;
+  // "<op>@partial": this launch queues part of the op, then fails (as a
+  // composite aclnn op can after launching some of its kernels).
+  const bool failAfterQueueing = fault_fires(std::string(op) + "@partial");
   if (enter(op)) {
     // A failed launch still consumes the executor (no leak the caller cannot fix).
     if (executor && executor_take(executor, &raw, &deleter) == kLive) deleter(raw);
@@ -146,11 +149,21 @@ int run_op(const char* op, void* workspace, uint64_t workspaceSize, aclOpExecuto
       }
   if (haveWs) w.writes.push_back(wsSpan.allocId);
   uint64_t wsId = wsSpan.allocId, wsOff = wsSpan.offset, wsLen = workspaceSize;
-  w.fn = [p, haveWs, wsId, wsOff, wsLen]() {
+  auto scribble = [haveWs, wsId, wsOff, wsLen]() {
     if (haveWs) {
       uint8_t* b = alloc_data(wsId);
       if (b) memset(b + wsOff, 0xEE, wsLen);  // the kernel scribbles its workspace
     }
+  };
+  if (failAfterQueueing) {
+    // The queued part uses every buffer of the op but computes nothing.
+    w.fn = scribble;
+    if (int rc = enqueue(stream, std::move(w))) return rc;
+    set_error(strf("mock fault injected in %s@partial: the launch failed after queueing part of the op", op));
+    return kNnFault;
+  }
+  w.fn = [p, scribble]() {
+    scribble();
     p->compute();
   };
   return enqueue(stream, std::move(w));

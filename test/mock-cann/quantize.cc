@@ -1,13 +1,15 @@
 // quantize.cc - aclnnAscendQuantV3 (torch_npu npu_quantize, div_mode=False)
 // and aclnnDynamicQuant (npu_dynamic_quant), validated as ops-nn does on
 // A2/A3 (quant/ascend_quant_v2/op_api/aclnn_ascend_quant_v3.cpp,
-// quant/dynamic_quant/op_host/op_api/aclnn_dynamic_quant.cpp). Numerics: the
-// package's decisions (binding/emulator/quantize.cc), one IEEE f32 operation
-// per step:
+// quant/dynamic_quant/op_host/op_api/aclnn_dynamic_quant.cpp). Numerics
+// (docs/semantics.md §9.1 and §9.2), one IEEE f32
+// operation per step:
 //   AscendQuantV3: r = f32(x) * f32(scale[c]) (again * scale if sqrtMode),
 //                  r = r + f32(offset[c]); y = sat_int8(rne(r)), NaN -> 0
-//   DynamicQuant:  amax = max_c |x| (NaN if any NaN); s = amax / 127;
-//                  y = s == 0 ? 0 : sat_int8(rne(x / s)); scaleOut[row] = s
+//   DynamicQuant:  as the A2/A3 kernels (quant/dynamic_quant/op_kernel):
+//                  amax = max_c |x| (NaN if any NaN); q = 127 / amax;
+//                  y = sat_int8(rne(x * q)); the scale is amax * f32(1/127)
+//                  or 1 / q, by the kernel the tiling picks (dyn_tiling_key).
 // Not implemented (161002 saying so): y other than INT8, roundMode other than
 // "round", an axis other than the last, non-ND formats, smoothScalesOptional.
 #include <cmath>
@@ -130,10 +132,36 @@ struct DynPlan {
   TensorDesc x, y, scale;
 };
 
+// The tiling key DynamicQuant's A2/A3 tiling (dynamic_quant_tiling.cpp)
+// chooses for an int8 y without smooth scales or groups, on a 192 KiB UB.
+enum DynKernel { kDynPlain = 0, kDynDoubleBuffer = 2, kDynLargeShape = 6, kDynMultiRow = 10, kDynSingleRow = 100 };
+
+DynKernel dyn_tiling_key(int64_t rowLen, int64_t rowNum) {
+  const int64_t ub = 196608, reserved = 1024;
+  if ((rowLen == 4096 || rowLen == 5120 || rowLen == 10240) && rowNum >= 4 && rowNum <= 384) return kDynSingleRow;
+  // MultiRow: its buffers take 11 floats a row element, 64-aligned, at most
+  // 255 repeats of 64.
+  int64_t maxUbLen = (ub - reserved - (256 + 64 + 12 * 64 * 4)) / 11 / 64 * 64;
+  if (maxUbLen > 255 * 64) maxUbLen = 255 * 64;
+  if (rowLen >= 128 && rowLen <= maxUbLen && rowLen % 8 == 0) return kDynMultiRow;
+  const int64_t aligned = (rowLen + 15) / 16 * 16;
+  const int64_t usable = ub - reserved;
+  if (usable / (11 * aligned) == 0) return kDynLargeShape;
+  return 13 * aligned < usable ? kDynDoubleBuffer : kDynPlain;
+}
+
+// Which kernels store amax * f32(1/127) (Muls by a constant) and which 1 / q
+// (a scalar division after the vector Div).
+bool dyn_scale_is_product(DynKernel k) {
+  return k == kDynSingleRow || k == kDynMultiRow || k == kDynDoubleBuffer;
+}
+
 void dyn_compute(const DynPlan& P) {
   const uint8_t* bx = base_ptr(P.x);
   uint8_t *by = base_ptr(P.y), *bs = base_ptr(P.scale);
   const int64_t cols = P.x.view.back(), rows = numel(P.scale.view);
+  const bool product = dyn_scale_is_product(dyn_tiling_key(cols, rows));
+  const float inv127 = 1.0f / 127.0f;
   for (int64_t row = 0; row < rows; ++row) {
     float amax = 0.0f;
     bool nan = false;
@@ -143,11 +171,11 @@ void dyn_compute(const DynPlan& P) {
       else if (v > amax) amax = v;
     }
     if (nan) amax = std::numeric_limits<float>::quiet_NaN();
-    const float s = amax / 127.0f;
-    store<float>(bs, elem_at(P.scale, row), s);
+    const float q = 127.0f / amax;
+    store<float>(bs, elem_at(P.scale, row), product ? amax * inv127 : 1.0f / q);
     for (int64_t c = 0; c < cols; ++c) {
       const int64_t i = row * cols + c;
-      store<int8_t>(by, elem_at(P.y, i), s == 0.0f ? int8_t{0} : sat_int8_rne(load_float(P.x, bx, elem_at(P.x, i)) / s));
+      store<int8_t>(by, elem_at(P.y, i), sat_int8_rne(load_float(P.x, bx, elem_at(P.x, i)) * q));
     }
   }
 }

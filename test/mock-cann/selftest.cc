@@ -682,6 +682,111 @@ static void test_faults() {
   CHECK_EQ(aclrtFree(p1), 0);
 }
 
+// An ND (rows, cols) int8 tensor and its FRACTAL_NZ destination (C0 = 32).
+struct CastPair {
+  aclTensor* nd;
+  aclTensor* nz;
+  void* nzMem;
+};
+static CastPair cast_pair(int64_t rows, int64_t cols) {
+  std::vector<int8_t> x(static_cast<size_t>(rows * cols), 7);
+  void* dx = x.empty() ? nullptr : upload(x.data(), x.size());
+  std::vector<int64_t> nzShape{(cols + 31) / 32, (rows + 15) / 16, 16, 32};
+  size_t nzBytes = static_cast<size_t>(nzShape[0] * nzShape[1] * 16 * 32);
+  void* dnz = nzBytes ? upload(nullptr, nzBytes) : nullptr;
+  return {mk({rows, cols}, ACL_INT8, dx, {}, x.empty() ? std::vector<int64_t>{1} : std::vector<int64_t>{}),
+          mk({rows, cols}, ACL_INT8, dnz, {}, nzShape, ACL_FORMAT_FRACTAL_NZ), dnz};
+}
+
+// aclnnNpuFormatCast's chip and input rules (the default SoC is an Ascend910B1).
+static void test_cast_rules() {
+  CHECK(std::string(aclrtGetSocName()) == "Ascend910B1");
+  uint64_t ws = 0;
+  aclOpExecutor* ex = nullptr;
+  int64_t* shape = nullptr;
+  uint64_t ns = 0;
+  int fmt = -1;
+  // an empty source: the aclop path's business before Ascend 950
+  CastPair e = cast_pair(0, 64);
+  CHECK(e.nd != nullptr && e.nz != nullptr);
+  CHECK_EQ(aclnnNpuFormatCastCalculateSizeAndFormat(e.nd, 29, -1, &shape, &ns, &fmt), 361001);
+  CHECK(recent().find("empty tensor") != std::string::npos);
+  CHECK_EQ(aclnnNpuFormatCastGetWorkspaceSize(e.nd, e.nz, &ws, &ex), 161002);
+  // both sides must be contiguous: a transposed FRACTAL_NZ view back to ND
+  CastPair c = cast_pair(40, 48);
+  std::vector<int64_t> nzShape{2, 3, 16, 32};
+  aclTensor* nzT = mk({48, 40}, ACL_INT8, c.nzMem, {1, 48}, nzShape, ACL_FORMAT_FRACTAL_NZ);
+  aclTensor* ndOut = mk({48, 40}, ACL_INT8, upload(nullptr, 48 * 40));
+  CHECK_EQ(aclnnNpuFormatCastGetWorkspaceSize(nzT, ndOut, &ws, &ex), 161002);
+  CHECK(recent().find("srcTensor must be contiguous") != std::string::npos);
+  aclTensor* ndT = mk({40, 48}, ACL_INT8, upload(nullptr, 48 * 40), {1, 40});
+  CHECK_EQ(aclnnNpuFormatCastGetWorkspaceSize(c.nz, ndT, &ws, &ex), 161002);
+  CHECK(recent().find("dstTensor must be contiguous") != std::string::npos);
+  CHECK_EQ(stats().liveExecutors, 0);
+  CHECK_EQ(stats().violations, 0);
+  cleanup();
+}
+
+// After a failed aclrtSynchronizeStream the stream's work never finishes: only
+// aclrtDestroyStreamForce releases it; aclrtDestroyStream is a violation.
+static void test_failed_stream() {
+  for (bool force : {true, false}) {
+    aclrtStream s = nullptr;
+    CHECK_EQ(aclrtCreateStream(&s), 0);
+    CastPair c = cast_pair(20, 30);
+    uint64_t ws = 0;
+    aclOpExecutor* ex = nullptr;
+    CHECK_EQ(aclnnNpuFormatCastGetWorkspaceSize(c.nd, c.nz, &ws, &ex), 0);
+    CHECK_EQ(aclnnNpuFormatCast(nullptr, 0, ex, s), 0);
+    mock_cann_set_fault("aclrtSynchronizeStream", 1);
+    CHECK_EQ(aclrtSynchronizeStream(s), 507899);
+    CHECK_EQ(aclrtSynchronizeStream(s), 507899);  // the error state stays
+    CHECK(recent().find("aclrtDestroyStreamForce") != std::string::npos);
+    CHECK_EQ(force ? aclrtDestroyStreamForce(s) : aclrtDestroyStream(s), force ? 0 : 107003);
+    CHECK_EQ(stats().violations, force ? 0 : 1);
+    if (!force) CHECK(std::string(mock_cann_last_violation()).find("aclrtDestroyStreamForce") != std::string::npos);
+    mock_cann_reset_violations();
+    cleanup();  // the dropped work no longer holds the buffers
+    CHECK_EQ(stats().violations, 0);
+  }
+}
+
+// "<op>@partial": the launch fails with work already queued on the stream, so
+// the op's buffers stay in use until the stream is synchronized.
+static void test_partial_launch() {
+  CastPair c = cast_pair(20, 30);
+  uint64_t ws = 0;
+  aclOpExecutor* ex = nullptr;
+  CHECK_EQ(aclnnNpuFormatCastGetWorkspaceSize(c.nd, c.nz, &ws, &ex), 0);
+  mock_cann_set_fault("aclnnNpuFormatCast@partial", 1);
+  CHECK_EQ(aclnnNpuFormatCast(nullptr, 0, ex, g_stream), 561103);
+  CHECK(recent().find("mock fault injected in aclnnNpuFormatCast@partial") != std::string::npos);
+  CHECK_EQ(stats().liveExecutors, 0);  // consumed, as by any launch
+  CHECK_EQ(aclrtFree(c.nzMem), 107003);
+  CHECK_EQ(stats().violations, 1);
+  mock_cann_reset_violations();
+  CHECK_EQ(aclrtSynchronizeStream(g_stream), 0);
+  cleanup();
+  CHECK_EQ(stats().violations, 0);
+}
+
+// An executor that is never launched is released with aclDestroyAclOpExecutor.
+static void test_destroy_executor() {
+  CastPair c = cast_pair(20, 30);
+  uint64_t ws = 0;
+  aclOpExecutor* ex = nullptr;
+  CHECK_EQ(aclnnNpuFormatCastGetWorkspaceSize(c.nd, c.nz, &ws, &ex), 0);
+  CHECK_EQ(stats().liveExecutors, 1);
+  CHECK_EQ(aclDestroyAclOpExecutor(ex), 0);
+  CHECK_EQ(stats().liveExecutors, 0);
+  CHECK_EQ(aclDestroyAclOpExecutor(nullptr), 561103);
+  CHECK_EQ(aclDestroyAclOpExecutor(ex), 161002);     // double destroy
+  CHECK_EQ(aclnnNpuFormatCast(nullptr, 0, ex, g_stream), 161002);  // launch after destroy
+  CHECK_EQ(stats().violations, 2);
+  mock_cann_reset_violations();
+  cleanup();
+}
+
 static void test_variants() {
   const std::string root = MOCKCANN_ROOT;
   auto has = [&](const std::string& lib, const char* sym) {
@@ -706,6 +811,9 @@ static void test_variants() {
   CHECK_EQ(has(root + "/split/lib64/libopapi_math.so", "aclnnNpuFormatCast"), 1);
   CHECK_EQ(has(root + "/broken/lib64/libascendcl.so", "aclrtMemcpy"), 0);
   CHECK_EQ(has(root + "/broken/lib64/libascendcl.so", "aclrtMalloc"), 1);
+  CHECK_EQ(has(root + "/full/lib64/libascendcl.so", "aclrtDestroyStreamForce"), 1);
+  CHECK_EQ(has(root + "/full/lib64/libascendcl.so", "aclrtGetSocName"), 1);
+  CHECK_EQ(has(root + "/full/lib64/libnnopbase.so", "aclDestroyAclOpExecutor"), 1);
   FILE* f = fopen((root + "/split/version.cfg").c_str(), "r");
   CHECK(f != nullptr);
   if (f) {
@@ -727,6 +835,10 @@ int main() {
   test_qmm_flags();
   test_qmm_int4();
   test_nz();
+  test_cast_rules();
+  test_failed_stream();
+  test_partial_launch();
+  test_destroy_executor();
   test_faults();
   CHECK_EQ(aclrtDestroyStream(g_stream), 0);
   CHECK_EQ(aclrtResetDevice(0), 0);
@@ -754,6 +866,32 @@ int main() {
   CHECK_EQ(aclrtGetDeviceCount(&cnt), 507899);
   CHECK_EQ(aclrtGetDeviceCount(&cnt), 0);
   CHECK_EQ(aclFinalize(), 0);
+  CHECK(aclrtGetSocName() == nullptr);
+  // other chips: MOCK_CANN_SOC, read at aclInit
+  unsetenv("MOCK_CANN_FAULT");
+  const int64_t empty[2] = {0, 32}, strides[2] = {32, 1}, none[1] = {1};
+  for (const char* soc : {"Ascend310P3", "Ascend910B", "Ascend910_9391", "Ascend950PR_9599"}) {
+    setenv("MOCK_CANN_SOC", soc, 1);
+    CHECK_EQ(aclInit(nullptr), 0);
+    CHECK(std::string(aclrtGetSocName()) == soc);
+    const bool supported = std::string(soc) != "Ascend310P3" && std::string(soc) != "Ascend910B";  // plain 910B: the first 910
+    aclTensor* te = aclCreateTensor(empty, 2, ACL_INT8, strides, 0, ACL_FORMAT_ND, none, 1, nullptr);
+    CHECK(te != nullptr);
+    int64_t* shape = nullptr;
+    uint64_t ns = 0;
+    int fmt = -1;
+    int rc = aclnnNpuFormatCastCalculateSizeAndFormat(te, 29, -1, &shape, &ns, &fmt);
+    const bool is950 = std::string(soc).rfind("Ascend950", 0) == 0;
+    CHECK_EQ(rc, !supported ? 161002 : is950 ? 0 : 361001);
+    if (rc == 0) {
+      CHECK(std::vector<int64_t>(shape, shape + ns) == (std::vector<int64_t>{1, 0, 16, 32}));
+      delete[] shape;
+    }
+    CHECK_EQ(aclDestroyTensor(te), 0);
+    CHECK_EQ(aclFinalize(), 0);
+  }
+  unsetenv("MOCK_CANN_SOC");
+  mock_cann_reset_violations();
   test_variants();
   printf("mock-cann selftest: %d passed, %d failed\n", g_pass, g_fail);
   return g_fail ? 1 : 0;

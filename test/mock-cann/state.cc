@@ -12,6 +12,8 @@
 namespace mockcann {
 namespace {
 
+constexpr const char* kDefaultSoc = "Ascend910B1";  // an Atlas A2
+
 struct State {
   bool initialized = false;
   int deviceCount = 1;
@@ -23,6 +25,7 @@ struct State {
   std::map<std::string, std::vector<long long>> faults;      // absolute invocation numbers
   bool verbose = false;
   bool abortOnViolation = false;
+  std::string socName = kDefaultSoc;
 };
 
 State& st() {
@@ -77,10 +80,9 @@ std::recursive_mutex& mu() {
   return *m;
 }
 
-bool enter(const char* name) {
+bool fault_fires(const std::string& name) {
   Guard g(mu());
   State& s = st();
-  s.totalCalls++;
   long long n = ++s.calls[name];
   auto it = s.faults.find(name);
   if (it == s.faults.end()) return false;
@@ -88,11 +90,30 @@ bool enter(const char* name) {
     if (it->second[i] == n) {
       it->second.erase(it->second.begin() + static_cast<long>(i));
       if (it->second.empty()) s.faults.erase(it);
-      set_error(std::string("mock fault injected in ") + name);
       return true;
     }
   }
   return false;
+}
+
+bool enter(const char* name) {
+  Guard g(mu());
+  st().totalCalls++;
+  if (!fault_fires(name)) return false;
+  set_error(std::string("mock fault injected in ") + name);
+  return true;
+}
+
+SocFamily soc_family() {
+  // The chip families aclnn distinguishes (opbase platform.cpp's short SoC
+  // versions), recognised from the long name aclrtGetSocName returns.
+  Guard g(mu());
+  const std::string& n = st().socName;
+  auto starts = [&](const char* p) { return n.rfind(p, 0) == 0; };
+  if (starts("Ascend910B") && n.size() > 10 && n[10] >= '1' && n[10] <= '9') return kSoc910B;
+  if (starts("Ascend910_93")) return kSoc910_93;
+  if (starts("Ascend950") || starts("Ascend910_95")) return kSoc950;
+  return kSocOther;
 }
 
 bool is_initialized() { return st().initialized; }
@@ -158,6 +179,8 @@ MOCK_API aclError aclInit(const char* configPath) {
   }
   // The device set can only grow (refcounts of earlier sessions stay visible).
   s.deviceCount = count;
+  const char* soc = getenv("MOCK_CANN_SOC");
+  s.socName = soc && *soc ? soc : kDefaultSoc;
   if (s.devRefs.size() < static_cast<size_t>(count)) s.devRefs.resize(count, 0);
   region_init();
   parse_fault_env();
@@ -218,6 +241,12 @@ MOCK_API aclError aclrtGetDeviceCount(uint32_t* count) {
   }
   *count = static_cast<uint32_t>(st().deviceCount);
   return kOk;
+}
+
+MOCK_API const char* aclrtGetSocName(void) {
+  Guard g(mu());
+  if (enter("aclrtGetSocName") || !is_initialized()) return nullptr;
+  return st().socName.c_str();
 }
 
 MOCK_API const char* aclGetRecentErrMsg(void) {

@@ -1,5 +1,5 @@
 // stream.cc - streams: queued work runs only at aclrtSynchronizeStream or
-// aclrtDestroyStream (libascendcl.so).
+// aclrtDestroyStream; aclrtDestroyStreamForce drops it (libascendcl.so).
 #include <deque>
 #include <unordered_map>
 
@@ -12,6 +12,7 @@ struct Stream {
   uint64_t id = 0;
   int device = -1;
   std::deque<Work> queue;
+  bool failed = false;  // an aclrtSynchronizeStream failed: the queued work never finishes
 };
 
 struct Streams {
@@ -32,6 +33,15 @@ void drain(Stream& s) {
     for (uint64_t a : w.reads) pending_add(a, s.id, false, -1);
     for (uint64_t a : w.writes) pending_add(a, s.id, true, -1);
   }
+}
+
+// Forgets the queued work without running it.
+void drop(Stream& s) {
+  for (const Work& w : s.queue) {
+    for (uint64_t a : w.reads) pending_add(a, s.id, false, -1);
+    for (uint64_t a : w.writes) pending_add(a, s.id, true, -1);
+  }
+  s.queue.clear();
 }
 
 }  // namespace
@@ -130,11 +140,28 @@ MOCK_API aclError aclrtCreateStream(aclrtStream* stream) {
 }
 
 MOCK_API aclError aclrtSynchronizeStream(aclrtStream stream) {
-  ACL_ENTRY("aclrtSynchronizeStream");
+  Guard g(mu());
+  if (enter("aclrtSynchronizeStream")) {
+    // As a device fault would: the stream stays in an error state and the
+    // work queued on it never completes.
+    auto it = ss().live.find(stream);
+    if (it != ss().live.end()) it->second.failed = true;
+    return kAclFault;
+  }
+  if (!is_initialized()) {
+    set_error("aclrtSynchronizeStream: aclInit has not been called (or aclFinalize already was)");
+    return kAclInvalidParam;
+  }
   ACL_NEED_DEVICE("aclrtSynchronizeStream");
   std::string why;
   if (int rc = stream_check(stream, &why)) return rc;
-  drain(ss().live[stream]);
+  Stream& s = ss().live[stream];
+  if (s.failed) {
+    set_error("aclrtSynchronizeStream: the stream is in an error state since an earlier synchronization failed; "
+              "destroy it with aclrtDestroyStreamForce");
+    return kAclFault;
+  }
+  drain(s);
   return kOk;
 }
 
@@ -143,7 +170,27 @@ MOCK_API aclError aclrtDestroyStream(aclrtStream stream) {
   ACL_NEED_DEVICE("aclrtDestroyStream");
   std::string why;
   if (int rc = stream_check(stream, &why)) return rc;
-  drain(ss().live[stream]);
+  Stream& s = ss().live[stream];
+  if (s.failed) {
+    // aclrtDestroyStream waits for the queued work, which a failed stream never finishes.
+    violation(strf("aclrtDestroyStream(%p): its synchronization failed, so its queued work never finishes; "
+                   "destroy it with aclrtDestroyStreamForce",
+                   stream));
+    drop(s);
+    ss().live.erase(stream);
+    return kRtStreamHazard;
+  }
+  drain(s);
+  ss().live.erase(stream);
+  return kOk;
+}
+
+MOCK_API aclError aclrtDestroyStreamForce(aclrtStream stream) {
+  ACL_ENTRY("aclrtDestroyStreamForce");
+  ACL_NEED_DEVICE("aclrtDestroyStreamForce");
+  std::string why;
+  if (int rc = stream_check(stream, &why)) return rc;
+  drop(ss().live[stream]);  // does not wait for the queued work
   ss().live.erase(stream);
   return kOk;
 }

@@ -1,5 +1,5 @@
 // tensor.cc - aclCreateTensor/aclDestroyTensor/aclCreateIntArray/
-// aclDestroyIntArray (libnnopbase.so). Descriptors live in libascendcl's
+// aclDestroyIntArray/aclDestroyAclOpExecutor (libnnopbase.so). Descriptors live in libascendcl's
 // registry; the handles returned here are not dereferenceable.
 #include <string>
 
@@ -142,5 +142,30 @@ MOCK_API aclnnStatus aclDestroyIntArray(const aclIntArray* array) {
   if (s == kLive) return kOk;
   violation(strf("aclDestroyIntArray(%p): %s", (const void*)array,
                  s == kGone ? "already destroyed (double destroy)" : "not an aclIntArray"));
+  return kNnParamInvalid;
+}
+
+// Releases an executor that was never launched (a launch consumes it). The
+// real one also destroys executors made repeatable; the mock has none of those.
+MOCK_API aclnnStatus aclDestroyAclOpExecutor(aclOpExecutor* executor) {
+  Guard g(mu());
+  if (enter("aclDestroyAclOpExecutor")) return kNnFault;
+  if (!is_initialized()) {
+    set_error("aclDestroyAclOpExecutor: aclInit has not been called");
+    return kAclInvalidParam;
+  }
+  if (!executor) {
+    set_error("aclDestroyAclOpExecutor: executor is nullptr");
+    return kNnFault;  // ACLNN_ERR_INNER_NULLPTR, the same number
+  }
+  void* payload = nullptr;
+  void (*deleter)(void*) = nullptr;
+  int s = executor_take(executor, &payload, &deleter);
+  if (s == kLive) {
+    deleter(payload);
+    return kOk;
+  }
+  violation(strf("aclDestroyAclOpExecutor(%p): %s", static_cast<void*>(executor),
+                 s == kGone ? "the executor was already launched or destroyed" : "not an aclOpExecutor"));
   return kNnParamInvalid;
 }

@@ -14,6 +14,10 @@
 //     padding k rows hold 0 ^ bXor; A's zero padding makes them contribute 0.
 //   * With bXor = 0x80 the kernel computes sum_k A*(B+128) and the epilogue
 //     subtracts 128 * rowsum(A) (exact in wrapping int32 arithmetic).
+//   * A panel is what every kernel reads: AMX uses 16 consecutive groups of a
+//     panel as one B tile (16 rows of 64 bytes, the VNNI-4 layout of
+//     TDPBSSD); i8mm (SMMLA) zips two groups in registers into 8-deep column
+//     pairs. No kernel needs a layout of its own.
 #pragma once
 
 #include <cstddef>
@@ -54,7 +58,7 @@ void packRowsKPortable(const int8_t* src, int64_t ld, int64_t chunk, int64_t nRo
                        int8_t* dst, uint8_t bXor);
 
 struct Kernel {
-  const char* name;   // "vnni512", "avx2", "neon", "scalar"
+  const char* name;   // "amx_int8", "vnni512", "avx2", "i8mm", "neon", "scalar"
   uint8_t bXor;       // XOR baked into packed B bytes
   int32_t corrMul;    // accumulator correction per unit of rowsum(A) (128 with bXor 0x80)
 
@@ -107,19 +111,23 @@ static inline int64_t panelBytes4(int64_t kp) { return kp / 8 * kGroupBytes; }
 const Kernel* scalarKernel();
 const Kernel* avx2Kernel();
 const Kernel* vnni512Kernel();
+const Kernel* amxKernel();   // uses vnni512's packers and epilogue
 const Kernel* neonKernel();
+const Kernel* i8mmKernel();
+// The AMX kernel's source compiled on the software tile model (amx_soft.h):
+// defined only in the kernel self-test, never in the addon.
+const Kernel* amxSoftKernel();
 
 // CPU support for each (cpuid/xgetbv or getauxval).
 bool cpuHasAvx2();
 bool cpuHasVnni512();
+// AMX-TILE + AMX-INT8 in cpuid, tile state enabled in XCR0, and the OS granted
+// this process XTILEDATA (arch_prctl(ARCH_REQ_XCOMP_PERM), requested once).
+bool cpuHasAmxInt8();
 bool cpuHasNeonDot();
+bool cpuHasI8mm();
 
-// The kernel chosen once for the process: QMM_KERNEL=vnni512|avx2|neon|scalar
-// forces one when the CPU and the build have it, else the best available.
+// The kernel chosen once for the process (dispatch.h says how).
 const Kernel& active();
-// Why that kernel was chosen ("QMM_KERNEL=neon is not available on this CPU; using avx2", or "").
-const char* activeNote();
-// Switches the kernel (tests, bench); returns false when unavailable.
-bool select(const char* name);
 
 }  // namespace qmm::emu::kern

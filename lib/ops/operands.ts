@@ -1,0 +1,75 @@
+/** Tensors as the native ops take them: input descriptors, and outputs allocated and freed. */
+
+import type { ActiveBackend } from '../backend';
+import type { Device } from '../device';
+import { allocHost, DTYPES, type DType } from '../dtypes';
+import { fromNativeError, QmmError } from '../errors';
+import { nativeCodes, type NativeTensorDesc } from '../native';
+import { contiguousStrides, numelOf, Tensor } from '../tensor';
+
+/** The descriptor the native backend reads (binding/tensor.h TensorArg). */
+export function describeTensor(t: Tensor, backend: ActiveBackend, argument: string): NativeTensorDesc {
+  let data: NativeTensorDesc['data'];
+  if (t.storage.device) {
+    if (t.storage.backend !== backend) {
+      throw new QmmError('ERR_QMM_DEVICE', `${argument}: its memory belongs to the ${t.storage.backend?.name} backend, but ops now run on ${backend.name}; move it with .cpu() first`, { argument });
+    }
+    data = t.storage.device;
+  } else {
+    data = t.storage.host as ArrayBufferView;
+  }
+  const codes = nativeCodes();
+  return {
+    data,
+    dtype: codes.dtype[t.dtype],
+    format: codes.format[t.format],
+    shape: [...t.shape],
+    strides: [...t.strides],
+    offset: t.offset,
+    storageShape: t.format === 'FRACTAL_NZ' ? [...(t.storageShape as readonly number[])] : [t.storage.length],
+  };
+}
+
+/** An output an op allocates: contiguous, FRACTAL_NZ when `nz` (its storage dims) is given. */
+export interface OutputSpec {
+  shape: readonly number[];
+  dtype: DType;
+  nz?: readonly number[];
+}
+
+/** A new output on `device` of `backend`. */
+export function allocOutput(backend: ActiveBackend, spec: OutputSpec, device: Device): Tensor {
+  const { dtype, nz } = spec;
+  const shape = [...spec.shape];
+  const length = numelOf(nz ?? shape);
+  let storage: Tensor['storage'];
+  try {
+    if (device !== 'cpu' && backend.hasDeviceMemory) {
+      const index = Number(device.slice(4));
+      const buf = backend.handle.alloc(index, length * DTYPES[dtype].itemSize);
+      storage = { device: buf, backend, length };
+    } else {
+      storage = { host: allocHost(dtype, length), length };
+    }
+  } catch (e) {
+    if (e instanceof RangeError) {
+      throw new QmmError('ERR_QMM_MEMORY', `out: cannot allocate ${length} ${dtype} elements (${e.message})`, { argument: 'out', cause: e });
+    }
+    throw fromNativeError(e);
+  }
+  return new Tensor({
+    dtype,
+    shape,
+    strides: contiguousStrides(shape),
+    offset: 0,
+    format: nz ? 'FRACTAL_NZ' : 'ND',
+    storageShape: nz ? [...nz] : undefined,
+    device,
+    storage,
+  });
+}
+
+/** Frees the device memory of tensors now (host memory is left to GC). */
+export function releaseOutputs(outputs: Iterable<Tensor>): void {
+  for (const t of outputs) t.storage.device?.free();
+}
