@@ -173,8 +173,8 @@ describe('qmm quantize as a process: interruption and memory', () => {
     expect(fs.existsSync(tmp)).toBe(false);
   });
 
-  it('SIGINT stops it with exit code 130 and no output', async () => {
-    const out = at('interrupted');
+  it.each([['SIGINT', 130], ['SIGTERM', 143]] as const)('%s stops it with exit code %i and no output', async (signal, status) => {
+    const out = at(`interrupted-${signal}`);
     const child = spawn(process.execPath, [qmmJs, 'quantize', big, '--out', out], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
@@ -183,10 +183,10 @@ describe('qmm quantize as a process: interruption and memory', () => {
     while (!(fs.existsSync(tmp) && fs.readdirSync(tmp).some((f) => f.includes('.safetensors.tmp-'))) && Date.now() < deadline && child.exitCode === null) {
       await new Promise((r) => setTimeout(r, 5));
     }
-    child.kill('SIGINT');
+    child.kill(signal);
     const code = await new Promise((r) => child.once('exit', (c) => r(c)));
-    expect(code, stderr).toBe(130);
-    expect(stderr).toContain('interrupted');
+    expect(code, stderr).toBe(status);
+    expect(stderr).toContain(`qmm quantize: interrupted (${signal}); nothing was written to ${out}`);
     expect(fs.existsSync(out)).toBe(false);
     expect(fs.existsSync(tmp)).toBe(false);
   });
