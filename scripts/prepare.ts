@@ -1,7 +1,8 @@
 /** `qmm prepare`: runs prepareModel with a progress bar (TTY) or plain progress lines, then a summary. */
 
-import { SingleBar } from 'cli-progress';
 import { prepareModel, type PrepareProgress, type PreparedManifest } from '../lib/index';
+import { runInterruptible } from './interruptible';
+import { mb, PhaseReporter } from './phase_reporter';
 
 export interface PrepareCommandOptions {
   out: string;
@@ -25,53 +26,11 @@ Output: qmm-prepared*.safetensors and qmm-manifest.json, written into
 <out>.tmp-<pid> and renamed to <out> only when everything succeeded.
 Load it with QuantLinear.load(<out>, layerName) or loadModel(<out>).`;
 
-const PHASE_TITLE: Record<PrepareProgress['phase'], string> = { scan: 'checking layers', hash: 'hashing inputs', convert: 'converting', done: 'done' };
+const PHASE_TITLE: Record<Exclude<PrepareProgress['phase'], 'done'>, string> = { scan: 'checking layers', hash: 'hashing inputs', convert: 'converting' };
 
-function mb(bytes: number): string {
-  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-}
-
-/** Reports progress as a cli-progress bar on a TTY, else as a line per phase and per 10%. */
-class Reporter {
-  private bar: SingleBar | undefined;
-  private phase: PrepareProgress['phase'] | undefined;
-  private lastTenth = -1;
-
-  constructor(private readonly tty: boolean) {}
-
-  update(p: PrepareProgress): void {
-    if (p.phase !== this.phase) {
-      this.finishPhase();
-      this.phase = p.phase;
-      this.lastTenth = 0;
-      if (p.phase === 'done') return;
-      if (this.tty) {
-        const unit = p.phase === 'scan' ? 'layers' : 'MiB';
-        this.bar = new SingleBar({ format: `${PHASE_TITLE[p.phase].padEnd(16)} [{bar}] {percentage}% | {value}/{total} ${unit} | {item}`, hideCursor: true, stream: process.stderr, barsize: 30 });
-        this.bar.start(this.scaled(p.total), 0, { item: '' });
-      } else {
-        process.stderr.write(`${PHASE_TITLE[p.phase]}: ${p.phase === 'scan' ? `${p.total} layers` : mb(p.total)}\n`);
-      }
-    }
-    if (this.bar) {
-      this.bar.update(this.scaled(p.done), { item: p.item ?? '' });
-    } else if (p.phase === 'convert' && p.total > 0) {
-      const tenth = Math.floor((p.done / p.total) * 10);
-      if (tenth > this.lastTenth) {
-        this.lastTenth = tenth;
-        process.stderr.write(`  ${tenth * 10}%${p.item ? ` ${p.item}` : ''}\n`);
-      }
-    }
-  }
-
-  private scaled(v: number): number {
-    return this.phase === 'scan' ? v : Math.round(v / 2 ** 20);
-  }
-
-  finishPhase(): void {
-    this.bar?.stop();
-    this.bar = undefined;
-  }
+function report(reporter: PhaseReporter, p: PrepareProgress): void {
+  if (p.phase === 'done') reporter.finish();
+  else reporter.update(PHASE_TITLE[p.phase], p.phase === 'scan' ? 'layers' : 'bytes', p.done, p.total, p.item);
 }
 
 export function manifestSummary(out: string, m: PreparedManifest, seconds: number): Record<string, unknown> {
@@ -93,39 +52,18 @@ export function manifestSummary(out: string, m: PreparedManifest, seconds: numbe
 }
 
 export async function runPrepareCommand(modelDir: string, opts: PrepareCommandOptions): Promise<void> {
-  const reporter = new Reporter(Boolean(process.stderr.isTTY) && !opts.json);
-  const ac = new AbortController();
-  let signalled: NodeJS.Signals | undefined;
-  const onSignal = (sig: NodeJS.Signals) => {
-    signalled = sig;
-    ac.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const reporter = new PhaseReporter(process.stderr.isTTY && !opts.json ? 'bar' : 'lines');
   const t0 = process.hrtime.bigint();
-  let manifest: PreparedManifest;
-  try {
-    manifest = await prepareModel(modelDir, opts.out, {
+  const manifest = await runInterruptible('prepare', opts.out, reporter, (signal) =>
+    prepareModel(modelDir, opts.out, {
       nz: opts.nz !== false,
       fuse: Boolean(opts.fuse),
       overwrite: Boolean(opts.force),
       ...(opts.outputDtype ? { outputDtype: opts.outputDtype } : {}),
-      onProgress: (p) => reporter.update(p),
-      signal: ac.signal,
-    });
-  } catch (e) {
-    if (signalled) {
-      // the staged output is already removed; exit as a process killed by that signal would (130, 143)
-      reporter.finishPhase();
-      process.stderr.write(`qmm prepare: interrupted (${signalled}); nothing was written to ${opts.out}\n`);
-      process.exit(128 + (signalled === 'SIGINT' ? 2 : 15));
-    }
-    throw e;
-  } finally {
-    reporter.finishPhase();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+      onProgress: (p) => report(reporter, p),
+      signal,
+    }),
+  );
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const summary = manifestSummary(opts.out, manifest, seconds);
   if (opts.json) {

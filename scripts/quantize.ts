@@ -1,7 +1,8 @@
 /** `qmm quantize`: runs quantizeModel (and the accuracy report) with a progress bar on a TTY, then a summary. */
 
-import { SingleBar } from 'cli-progress';
-import { QmmError, quantizationReport, quantizeModel, type QuantizeReport, type QuantizeResult } from '../lib/index';
+import { quantizationReport, quantizeModel, type QuantizeReport, type QuantizeResult } from '../lib/index';
+import { runInterruptible } from './interruptible';
+import { mb, MiB, PhaseReporter } from './phase_reporter';
 
 export interface QuantizeCommandOptions {
   out: string;
@@ -30,47 +31,6 @@ quant_model_description.json, config.json and the other non-weight files),
 written into <out>.tmp-<pid> and renamed to <out> only when complete.
 Next: qmm prepare <out> --out <prepared>, then QuantLinear.load(<prepared>, layer).`;
 
-const MiB = 2 ** 20;
-const mb = (bytes: number): string => `${(bytes / MiB).toFixed(1)} MiB`;
-
-/** A cli-progress bar per phase on a TTY, else a line per phase and per 10 %. */
-class Reporter {
-  private bar: SingleBar | undefined;
-  private phase: string | undefined;
-  private lastTenth = -1;
-
-  constructor(private readonly tty: boolean, private readonly quiet: boolean) {}
-
-  update(phase: string, done: number, total: number, unit: 'bytes' | 'layers', item?: string): void {
-    if (this.quiet) return;
-    const scaled = (v: number) => (unit === 'bytes' ? Math.round(v / MiB) : v);
-    if (phase !== this.phase) {
-      this.finish();
-      this.phase = phase;
-      this.lastTenth = -1;
-      if (this.tty) {
-        this.bar = new SingleBar({ format: `${phase.padEnd(12)} [{bar}] {percentage}% | {value}/{total} ${unit === 'bytes' ? 'MiB' : 'layers'} | {item}`, hideCursor: true, stream: process.stderr, barsize: 30 });
-        this.bar.start(scaled(total), 0, { item: '' });
-      } else {
-        process.stderr.write(`${phase}: ${unit === 'bytes' ? mb(total) : `${total} layers`}\n`);
-      }
-    }
-    if (this.bar) this.bar.update(scaled(done), { item: item ?? '' });
-    else if (total > 0) {
-      const tenth = Math.floor((done / total) * 10);
-      if (tenth > this.lastTenth) {
-        this.lastTenth = tenth;
-        process.stderr.write(`  ${tenth * 10}%${item ? ` ${item}` : ''}\n`);
-      }
-    }
-  }
-
-  finish(): void {
-    this.bar?.stop();
-    this.bar = undefined;
-  }
-}
-
 const pct = (v: number): string => `${(v * 100).toFixed(2)} %`;
 
 function printSummary(r: QuantizeResult, out: string, seconds: number): void {
@@ -97,44 +57,27 @@ function printReport(rep: QuantizeReport): void {
 export async function runQuantizeCommand(modelDir: string, opts: QuantizeCommandOptions): Promise<void> {
   const tokens = opts.reportTokens === undefined ? undefined : Number(opts.reportTokens);
   if (tokens !== undefined && (!Number.isSafeInteger(tokens) || tokens < 1)) throw new RangeError(`--report-tokens must be a positive integer, got ${opts.reportTokens}`);
-  const reporter = new Reporter(Boolean(process.stderr.isTTY), Boolean(opts.json) && !process.stderr.isTTY);
-  const ac = new AbortController();
-  const onSignal = () => ac.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const reporter = new PhaseReporter(process.stderr.isTTY ? 'bar' : opts.json ? 'quiet' : 'lines');
   const t0 = process.hrtime.bigint();
-  let result: QuantizeResult;
-  let report: QuantizeReport | undefined;
-  let seconds: number;
-  try {
-    result = await quantizeModel(modelDir, opts.out, {
+  const { result, report, seconds } = await runInterruptible('quantize', opts.out, reporter, async (signal) => {
+    const result = await quantizeModel(modelDir, opts.out, {
       scheme: opts.scheme,
       skip: opts.skip ?? [],
       overwrite: Boolean(opts.force),
-      signal: ac.signal,
-      onProgress: (p) => p.phase === 'quantize' && reporter.update('quantizing', p.done, p.total, 'bytes', p.item),
+      signal,
+      onProgress: (p) => p.phase === 'quantize' && reporter.update('quantizing', 'bytes', p.done, p.total, p.item),
     });
     reporter.finish();
-    seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    if (opts.report) {
-      report = await quantizationReport(modelDir, opts.out, {
-        ...(tokens !== undefined ? { tokens } : {}),
-        signal: ac.signal,
-        onProgress: (p) => reporter.update(p.phase === 'prepare' ? 'report: prepare' : 'report: layers', p.done, p.total, p.phase === 'prepare' ? 'bytes' : 'layers', p.item),
-      });
-    }
-  } catch (e) {
-    reporter.finish();
-    if (ac.signal.aborted && e instanceof QmmError && e.code === 'ERR_QMM_ABORTED') {
-      console.error('qmm: interrupted; nothing was written to the output directory');
-      process.exit(130);
-    }
-    throw e;
-  } finally {
-    reporter.finish();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const report = opts.report
+      ? await quantizationReport(modelDir, opts.out, {
+          ...(tokens !== undefined ? { tokens } : {}),
+          signal,
+          onProgress: (p) => reporter.update(p.phase === 'prepare' ? 'report: prepare' : 'report: layers', p.phase === 'prepare' ? 'bytes' : 'layers', p.done, p.total, p.item),
+        })
+      : undefined;
+    return { result, report, seconds };
+  });
   if (opts.json) {
     console.log(JSON.stringify({ out: opts.out, ...result, seconds: Number(seconds.toFixed(3)), inputMiBPerSecond: Math.round(result.inputBytes / MiB / seconds), ...(report ? { report } : {}) }, null, 2));
     return;

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { binding, expectNoLeaks, haveMock, mockHooks, mockRoot, runChild as runScript, variant, type Json } from './cann-harness';
+import { binding, expectInjectedFault, expectNoLeaks, haveMock, mockHooks, mockRoot, runChild as runScript, variant, type Json } from './cann-harness';
 import { childScript } from './support/paths';
 
 const defaultRootsAbsent = !fs.existsSync('/usr/local/Ascend/ascend-toolkit/latest') && !fs.existsSync('/usr/local/Ascend/cann');
@@ -172,17 +172,7 @@ describe.skipIf(!haveMock)('fault injection', () => {
   it.each(faults)('%s: ERR_QMM_DEVICE naming the call, then the next call succeeds, nothing leaks', (fault) => {
     const mine = results.filter((x) => x.fault === fault);
     expect(mine.length).toBeGreaterThanOrEqual(2);
-    for (const x of mine) {
-      const where = `${fault} ${x.name} ${x.place} ${x.async ? 'async' : 'sync'}`;
-      expect(x.error.code, where).toBe('ERR_QMM_DEVICE');
-      expect(x.error.call, where).toBe(fault);
-      expect(typeof x.error.status, where).toBe('number');
-      expect(x.error.status, where).not.toBe(0);
-      expect(x.error.message, where).toContain(fault);
-      expect(x.error.deviceMessage, where).toContain(`mock fault injected in ${fault}`);
-      expect(x.again, where).toBe('same');
-      expectNoLeaks(x.stats, x.violation);
-    }
+    for (const x of mine) expectInjectedFault(x, fault);
   });
 
   it('after a failed aclrtSynchronizeStream the stream is force-destroyed and replaced', () => {
@@ -215,18 +205,9 @@ describe.skipIf(!haveMock)('a launch that fails after queueing part of the op', 
   // workspace); freeing one of them before the stream is synchronized is a violation.
   const faults = ['aclnnQuantMatmulV5@partial', 'aclnnTransQuantParamV3@partial', 'aclnnNpuFormatCast@partial', 'aclnnQuantMatmulWeightNz@partial'];
   it.each(faults)('%s: synchronized before anything is freed, ERR_QMM_DEVICE naming the launch, the next call succeeds', (fault) => {
-    const call = fault.replace('@partial', '');
     const mine = results.filter((x) => x.fault === fault);
     expect(mine.length).toBeGreaterThanOrEqual(2);
-    for (const x of mine) {
-      const where = `${fault} ${x.name} ${x.place} ${x.async ? 'async' : 'sync'}`;
-      expect(x.error.code, where).toBe('ERR_QMM_DEVICE');
-      expect(x.error.call, where).toBe(call);
-      expect(x.error.status, where).toBe(561103);
-      expect(x.error.deviceMessage, where).toContain(`mock fault injected in ${fault}`);
-      expect(x.again, where).toBe('same');
-      expectNoLeaks(x.stats, x.violation);
-    }
+    for (const x of mine) expectInjectedFault(x, fault.replace('@partial', ''), 561103);
   });
 });
 

@@ -56,3 +56,24 @@ export function expectNoLeaks(stats: Json, violation: string): void {
   expect(violation).toBe('');
   expect(stats).toMatchObject({ liveDeviceAllocs: 0, liveDeviceBytes: 0, liveHostAllocs: 0, liveTensors: 0, liveIntArrays: 0, liveExecutors: 0, violations: 0 });
 }
+
+/**
+ * One result of a child's fault injection (the fault armed on one call, the
+ * case run, then run again unarmed): ERR_QMM_DEVICE naming `call` with the
+ * mock's message, the rerun gave the unfaulted bytes, nothing leaked.
+ * `status`: the one expected (561103 for an aclnn fault), else any non-zero.
+ */
+export function expectInjectedFault(x: Json, call: string, status?: number): void {
+  const where = `${x.fault} ${x.name} ${x.place} ${x.async ? 'async' : 'sync'}`;
+  expect(x.error.code, where).toBe('ERR_QMM_DEVICE');
+  expect(x.error.call, where).toBe(call);
+  if (status !== undefined) expect(x.error.status, where).toBe(status);
+  else {
+    expect(typeof x.error.status, where).toBe('number');
+    expect(x.error.status, where).not.toBe(0);
+  }
+  expect(x.error.message, where).toContain(call);
+  expect(x.error.deviceMessage, where).toContain(`mock fault injected in ${x.fault}`);
+  expect(x.again, where).toBe('same');
+  expectNoLeaks(x.stats, x.violation);
+}

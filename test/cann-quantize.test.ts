@@ -5,7 +5,7 @@
  */
 
 import { beforeAll, describe, expect, it } from 'vitest';
-import { expectNoLeaks, haveMock, runChild as runScript, variant, type Json } from './cann-harness';
+import { expectInjectedFault, expectNoLeaks, haveMock, runChild as runScript, variant, type Json } from './cann-harness';
 import { childScript } from './support/paths';
 
 const runChild = (scenario: string, env: Record<string, string>): Json => runScript(childScript('cann-quantize-child.cjs'), scenario, env);
@@ -57,16 +57,7 @@ describe.skipIf(!haveMock)('quantize ops: fault injection', () => {
   it.each(faults)('%s: ERR_QMM_DEVICE naming the call, then the next call succeeds, nothing leaks', (fault) => {
     const mine = results.filter((x) => x.fault === fault);
     expect(mine.length).toBe(4); // host/npu x sync/async
-    for (const x of mine) {
-      const where = `${fault} ${x.name} ${x.place} ${x.async ? 'async' : 'sync'}`;
-      expect(x.error.code, where).toBe('ERR_QMM_DEVICE');
-      expect(x.error.call, where).toBe(fault);
-      expect(x.error.status, where).toBe(561103);
-      expect(x.error.message, where).toContain(fault);
-      expect(x.error.deviceMessage, where).toContain(`mock fault injected in ${fault}`);
-      expect(x.again, where).toBe('same');
-      expectNoLeaks(x.stats, x.violation);
-    }
+    for (const x of mine) expectInjectedFault(x, fault, 561103);
   });
 });
 

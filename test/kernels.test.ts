@@ -19,7 +19,11 @@ import { distLib } from './support/paths';
 
 const root = path.resolve(__dirname, '..');
 
-/** Deterministic case list, shared verbatim by the parent and the children. */
+/**
+ * Deterministic case list, shared verbatim by the parent and the children.
+ * It is source text run by `node -e` and `new Function`, so it carries its own
+ * copy of mulberry32 (lib/mulberry32.ts) instead of importing it.
+ */
 const GEN = String.raw`
 function rng(seed) {
   let a = seed >>> 0;

@@ -16,6 +16,7 @@ import {
   npuFormatCastSync,
   npuQuantMatmulSync,
   prepareModel,
+  quantizeModel,
   QmmError,
   QuantLinear,
   serializeSafetensors,
@@ -62,6 +63,10 @@ const WRONG_ASYNC: Array<[string, string, () => Promise<unknown>]> = [
   ['prepareModel: modelDir', 'ERR_INVALID_ARG_TYPE', () => prepareModel(5 as never, '/tmp/x')],
   ['prepareModel: option', 'ERR_INVALID_ARG_VALUE', () => prepareModel('/tmp/a', '/tmp/b', { bogus: true } as never)],
   ['prepareModel: shardBytes', 'ERR_OUT_OF_RANGE', () => prepareModel('/tmp/a', '/tmp/b', { shardBytes: 0 })],
+  ['quantizeModel: outDir', 'ERR_INVALID_ARG_TYPE', () => quantizeModel('/tmp/a', '')],
+  ['quantizeModel: option', 'ERR_INVALID_ARG_VALUE', () => quantizeModel('/tmp/a', '/tmp/b', { bogus: true } as never)],
+  ['quantizeModel: chunkBytes', 'ERR_OUT_OF_RANGE', () => quantizeModel('/tmp/a', '/tmp/b', { chunkBytes: 0 })],
+  ['quantizeModel: threads', 'ERR_INVALID_ARG_TYPE', () => quantizeModel('/tmp/a', '/tmp/b', { threads: 1.5 })],
   ['QuantLinear.load: option', 'ERR_INVALID_ARG_VALUE', () => QuantLinear.load('/tmp/a', 'l', { bogus: 1 } as never)],
 ];
 

@@ -7,14 +7,13 @@
  * looks complete) and peak memory.
  */
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  backendInfo,
   fromFloat32,
   loadModel,
   npuFormatCastSync,
@@ -29,10 +28,11 @@ import {
   type PrepareOptions,
   type Tensor,
 } from '../lib/index';
-import { randFloats, rng } from './helpers';
+import { randFloats, rng, unlessUnsupportedOnCann } from './helpers';
 import { buildModel, standardSpec, writeModel, writeSyntheticModel, type BuiltModel, type FixtureLayer, type ModelDtype } from './model-fixtures';
 import { bf16BitsToValue, bitsFromF32, f16BitsToValue, f32, refNdToNz, refPackInt4 } from './reference';
 import { refFloatForward, refForward, refLayer } from './reference-linear';
+import { killWhileWriting } from './support/kill-while-writing';
 
 const root = path.resolve(__dirname, '..');
 const qmmJs = path.join(root, 'dist', 'cjs', 'scripts', 'qmm.js');
@@ -325,8 +325,6 @@ function checkForward(y: Tensor, parts: FixtureLayer[], x: number[], m: number, 
   expect(relRms, `${label} relative RMS error`).toBeLessThan(parts[0].type === 'W4A4_DYNAMIC' ? 0.2 : 0.02);
 }
 
-const unsupportedOnCann = (e: unknown) => backendInfo().backend === 'cann' && e instanceof QmmError && e.code === 'ERR_QMM_UNSUPPORTED';
-
 describe.each(['float16', 'bfloat16'] as const)('QuantLinear.forward on a %s model', (dtype) => {
   let model: BuiltModel;
   let dir: string;
@@ -354,13 +352,8 @@ describe.each(['float16', 'bfloat16'] as const)('QuantLinear.forward on a %s mod
         expect(lin.weightFormat).toBe(preferNz && fl.type !== 'W4A4_DYNAMIC' ? 'FRACTAL_NZ' : 'ND');
         const m = 5;
         const x = activations(m, fl.k, dtype, fl.n + fl.k);
-        let y: Tensor;
-        try {
-          y = await lin.forward(x.t);
-        } catch (e) {
-          if (unsupportedOnCann(e)) return;
-          throw e;
-        }
+        const y = await unlessUnsupportedOnCann(() => lin.forward(x.t));
+        if (y === undefined) return;
         expect(y.shape).toEqual([m, fl.n]);
         checkForward(y, [fl], x.values, m, dtype, name);
         const ys = lin.forwardSync(x.t);
@@ -374,13 +367,8 @@ describe.each(['float16', 'bfloat16'] as const)('QuantLinear.forward on a %s mod
     const fl = model.layers.get(name) as FixtureLayer;
     const lin = await QuantLinear.load(dir, name);
     const x = activations(6, fl.k, dtype, 99);
-    let y: Tensor;
-    try {
-      y = await lin.forward(x.t.reshape([2, 3, fl.k]));
-    } catch (e) {
-      if (unsupportedOnCann(e)) return;
-      throw e;
-    }
+    const y = await unlessUnsupportedOnCann(() => lin.forward(x.t.reshape([2, 3, fl.k])));
+    if (y === undefined) return;
     expect(y.shape).toEqual([2, 3, fl.n]);
     checkForward(y.reshape([6, fl.n]), [fl], x.values, 6, dtype, name);
   });
@@ -404,13 +392,8 @@ describe.each(['float16', 'bfloat16'] as const)('QuantLinear.forward on a %s mod
       expect(lin.parts.map((p) => p.source)).toEqual(parts.map((p) => p.prefix));
       expect(lin.outFeatures).toBe(parts.reduce((a, p) => a + p.n, 0));
       const x = activations(4, parts[0].k, dtype, 5);
-      let y: Tensor;
-      try {
-        y = await lin.forward(x.t);
-      } catch (e) {
-        if (unsupportedOnCann(e)) return;
-        throw e;
-      }
+      const y = await unlessUnsupportedOnCann(() => lin.forward(x.t));
+      if (y === undefined) return;
       checkForward(y, parts, x.values, 4, dtype, fusedName);
     }
     const emb = await model2.floatTensor('model.embed_tokens.weight');
@@ -422,13 +405,8 @@ describe.each(['float16', 'bfloat16'] as const)('QuantLinear.forward on a %s mod
     const fl = model.layers.get(name) as FixtureLayer;
     const lin = await QuantLinear.load(dir, name, { device: 'npu:0' });
     const x = activations(3, fl.k, dtype, 8);
-    let y: Tensor;
-    try {
-      y = await lin.forward(x.t.npu(0));
-    } catch (e) {
-      if (unsupportedOnCann(e)) return;
-      throw e;
-    }
+    const y = await unlessUnsupportedOnCann(() => lin.forward(x.t.npu(0)));
+    if (y === undefined) return;
     expect(y.device).toBe('npu:0');
     checkForward(y, [fl], x.values, 3, dtype, name);
   });
@@ -639,18 +617,7 @@ describe('prepareModel as a process', () => {
 
   it('SIGKILL while writing leaves no manifest, no output directory; the next run cleans up and succeeds', async () => {
     const out = fresh('killed');
-    const child = spawn(process.execPath, [qmmJs, 'prepare', big, '--out', out], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    const tmp = `${out}.tmp-${child.pid}`;
-    const deadline = Date.now() + 60_000;
-    // wait until it is writing shard data
-    for (;;) {
-      const writing = fs.existsSync(tmp) && fs.readdirSync(tmp).some((f) => f.includes('.safetensors.tmp-') && fs.statSync(path.join(tmp, f)).size > 64 << 20);
-      if (writing || Date.now() > deadline || child.exitCode !== null) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(child.exitCode, 'the child was still running').toBeNull();
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    const tmp = await killWhileWriting(['prepare', big, '--out', out], out, 64 << 20, root);
     expect(fs.existsSync(out)).toBe(false);
     expect(fs.existsSync(tmp)).toBe(true);
     expect(fs.existsSync(path.join(tmp, 'qmm-manifest.json'))).toBe(false);

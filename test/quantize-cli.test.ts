@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendInfo, fromFloat32, prepareModel, QmmError, QuantLinear, quantizeModel, writeExampleModel } from '../lib/index';
 import { buildFloatModel, writeFloatModel } from './float-model-fixtures';
+import { killWhileWriting } from './support/kill-while-writing';
 
 const root = path.resolve(__dirname, '..');
 const qmmJs = path.join(root, 'dist', 'cjs', 'scripts', 'qmm.js');
@@ -160,17 +161,7 @@ describe('qmm quantize as a process: interruption and memory', () => {
 
   it('SIGKILL while writing leaves no output directory and no description; the next run cleans up and succeeds', async () => {
     const out = at('killed');
-    const child = spawn(process.execPath, [qmmJs, 'quantize', big, '--out', out], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
-    const tmp = `${out}.tmp-${child.pid}`;
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const writing = fs.existsSync(tmp) && fs.readdirSync(tmp).some((f) => f.includes('.safetensors.tmp-') && fs.statSync(path.join(tmp, f)).size > 16 << 20);
-      if (writing || Date.now() > deadline || child.exitCode !== null) break;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    expect(child.exitCode, 'the child was still running').toBeNull();
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    const tmp = await killWhileWriting(['quantize', big, '--out', out], out, 16 << 20, work);
     expect(fs.existsSync(out)).toBe(false);
     expect(fs.existsSync(tmp)).toBe(true);
     expect(fs.existsSync(path.join(tmp, 'quant_model_description.json'))).toBe(false);
@@ -182,8 +173,8 @@ describe('qmm quantize as a process: interruption and memory', () => {
     expect(fs.existsSync(tmp)).toBe(false);
   });
 
-  it('SIGINT stops it with exit code 130 and no output', async () => {
-    const out = at('interrupted');
+  it.each([['SIGINT', 130], ['SIGTERM', 143]] as const)('%s stops it with exit code %i and no output', async (signal, status) => {
+    const out = at(`interrupted-${signal}`);
     const child = spawn(process.execPath, [qmmJs, 'quantize', big, '--out', out], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
@@ -192,10 +183,10 @@ describe('qmm quantize as a process: interruption and memory', () => {
     while (!(fs.existsSync(tmp) && fs.readdirSync(tmp).some((f) => f.includes('.safetensors.tmp-'))) && Date.now() < deadline && child.exitCode === null) {
       await new Promise((r) => setTimeout(r, 5));
     }
-    child.kill('SIGINT');
+    child.kill(signal);
     const code = await new Promise((r) => child.once('exit', (c) => r(c)));
-    expect(code, stderr).toBe(130);
-    expect(stderr).toContain('interrupted');
+    expect(code, stderr).toBe(status);
+    expect(stderr).toContain(`qmm quantize: interrupted (${signal}); nothing was written to ${out}`);
     expect(fs.existsSync(out)).toBe(false);
     expect(fs.existsSync(tmp)).toBe(false);
   });

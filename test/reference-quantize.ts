@@ -47,18 +47,22 @@ export interface RefDynamicQuant {
   scale: number[];
 }
 
+/** max |x| over row r (of `cols` elements); NaN when the row holds a NaN. */
+function rowAbsMax(x: ArrayLike<number>, r: number, cols: number): number {
+  let amax = 0;
+  for (let c = 0; c < cols; c++) {
+    const a = Math.abs(x[r * cols + c]);
+    amax = Number.isNaN(a) || Number.isNaN(amax) ? NaN : Math.max(amax, a);
+  }
+  return amax;
+}
+
 function dynamic(x: ArrayLike<number>, cols: number, qmax: number, lo: number, hi: number): RefDynamicQuant {
   const rows = cols === 0 ? 0 : x.length / cols;
   const y = new Array<number>(x.length);
   const scale = new Array<number>(rows);
   for (let r = 0; r < rows; r++) {
-    let amax = 0;
-    for (let c = 0; c < cols; c++) {
-      const a = Math.abs(x[r * cols + c]);
-      if (Number.isNaN(a) || Number.isNaN(amax)) amax = NaN;
-      else amax = Math.max(amax, a);
-    }
-    const s = f32(amax / qmax);
+    const s = f32(rowAbsMax(x, r, cols) / qmax);
     scale[r] = s;
     for (let c = 0; c < cols; c++) y[r * cols + c] = s === 0 ? 0 : sat(f32(x[r * cols + c] / s), lo, hi);
   }
@@ -87,11 +91,7 @@ export function refDynamicQuant(x: ArrayLike<number>, cols: number): RefDynamicQ
   const y = new Array<number>(x.length);
   const scale = new Array<number>(rows);
   for (let r = 0; r < rows; r++) {
-    let amax = 0;
-    for (let c = 0; c < cols; c++) {
-      const a = Math.abs(x[r * cols + c]);
-      amax = Number.isNaN(a) || Number.isNaN(amax) ? NaN : Math.max(amax, a);
-    }
+    const amax = rowAbsMax(x, r, cols);
     const q = f32(127 / amax); // inf for a zero row, so x·q is NaN and y is 0
     scale[r] = form === 'product' ? f32(amax * inv127) : f32(1 / q);
     for (let c = 0; c < cols; c++) y[r * cols + c] = sat(f32(x[r * cols + c] * q), -128, 127);

@@ -16,6 +16,7 @@ import { f32ToBf16, f32ToF16 } from '../half';
 import { SafetensorsWriter, type SafetensorsDtype } from '../safetensors';
 import { modelFileError } from './errors';
 import { StagedDir } from './output_dir';
+import { bytesOf, packBySize, shardFileName, shardIndexJson } from './shard_layout';
 import { quantizeModel } from './quantize/quantize_model';
 
 export interface ExampleModelOptions {
@@ -143,25 +144,6 @@ async function writeTensorValues(w: SafetensorsWriter, t: TensorPlan, dtype: 'bf
   }
 }
 
-function shardFiles(tensors: readonly TensorPlan[], shardBytes: number | undefined): TensorPlan[][] {
-  if (shardBytes === undefined) return [[...tensors]];
-  const out: TensorPlan[][] = [];
-  let cur: TensorPlan[] = [];
-  let size = 0;
-  for (const t of tensors) {
-    const b = t.shape.reduce((a, x) => a * x, 2);
-    if (cur.length > 0 && size + b > shardBytes) {
-      out.push(cur);
-      cur = [];
-      size = 0;
-    }
-    cur.push(t);
-    size += b;
-  }
-  if (cur.length > 0) out.push(cur);
-  return out;
-}
-
 const README = `# qmm example model
 
 Random weights in the shape of a small Qwen2-style model, written by \`qmm example\`
@@ -228,9 +210,10 @@ export async function writeExampleModel(dir: string, options?: ExampleModelOptio
 
   const staged = await StagedDir.create(target, overwrite);
   try {
-    const groups = shardFiles(plan.tensors, shardBytes);
-    const names = groups.length === 1 ? ['model.safetensors'] : groups.map((_, i) => `model-${String(i + 1).padStart(5, '0')}-of-${String(groups.length).padStart(5, '0')}.safetensors`);
     const st: SafetensorsDtype = dtype === 'bfloat16' ? 'BF16' : 'F16';
+    const tensorBytes = (t: TensorPlan): number => bytesOf(st, t.shape);
+    const groups = shardBytes === undefined ? [plan.tensors] : packBySize(plan.tensors, tensorBytes, shardBytes);
+    const names = groups.map((_, i) => shardFileName('model', i, groups.length));
     let bytes = 0;
     for (let g = 0; g < groups.length; g++) {
       const w = await SafetensorsWriter.create(staged.file(names[g]), groups[g].map((t) => ({ name: t.name, dtype: st, shape: t.shape })));
@@ -244,11 +227,8 @@ export async function writeExampleModel(dir: string, options?: ExampleModelOptio
       bytes += (await fs.promises.stat(staged.file(names[g]))).size;
     }
     if (groups.length > 1) {
-      const weightMap: Record<string, string> = {};
-      const all = groups.flatMap((ts, g) => ts.map((t) => [t.name, names[g]] as const)).sort(([a], [b]) => (a < b ? -1 : 1));
-      for (const [n, f] of all) weightMap[n] = f;
-      const total = plan.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 2), 0);
-      await staged.writeFile('model.safetensors.index.json', `${JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2)}\n`);
+      const fileOf = groups.flatMap((ts, g) => ts.map((t) => [t.name, names[g]] as const));
+      await staged.writeFile('model.safetensors.index.json', shardIndexJson(fileOf, plan.tensors.reduce((a, t) => a + tensorBytes(t), 0)));
     }
     await staged.writeFile('README.md', README);
     await staged.writeFile('config.json', `${JSON.stringify(config, null, 2)}\n`);

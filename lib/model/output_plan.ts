@@ -4,10 +4,11 @@
  * shardBytes, with the string metadata each safetensors header carries.
  */
 
-import { dtypeBits, type SafetensorsDtype } from '../safetensors/header';
+import type { SafetensorsDtype } from '../safetensors/header';
 import type { FloatTensorPlan, LayerPlan } from './layers';
 import { layerOutputs, type LayerTensorOut } from './layer_writer';
 import { MANIFEST_FILE, type ModelOutputDtype } from './manifest';
+import { packBySize, shardFileName, totalBytes } from './shard_layout';
 
 export interface TensorSpec {
   name: string;
@@ -23,10 +24,6 @@ export interface Unit {
   readonly outputs: readonly LayerTensorOut[];
   readonly layer?: LayerPlan;
   readonly float?: FloatTensorPlan;
-}
-
-export function bytesOf(dtype: SafetensorsDtype, shape: readonly number[]): number {
-  return (shape.reduce((a, b) => a * b, 1) * dtypeBits(dtype)) / 8;
 }
 
 export function makeUnits(layers: readonly LayerPlan[], floats: readonly FloatTensorPlan[], nz: boolean, outputDtype: ModelOutputDtype): Unit[] {
@@ -47,27 +44,12 @@ export function makeUnits(layers: readonly LayerPlan[], floats: readonly FloatTe
 
 /** Splits units into output shards of at most shardBytes (a unit is never split). */
 export function packShards(units: readonly Unit[], shardBytes: number): Unit[][] {
-  const shards: Unit[][] = [];
-  let cur: Unit[] = [];
-  let size = 0;
-  for (const u of units) {
-    const b = u.specs.reduce((a, t) => a + bytesOf(t.dtype, t.shape), 0);
-    if (cur.length > 0 && size + b > shardBytes) {
-      shards.push(cur);
-      cur = [];
-      size = 0;
-    }
-    cur.push(u);
-    size += b;
-  }
-  if (cur.length > 0) shards.push(cur);
-  return shards;
+  return packBySize(units, (u) => totalBytes(u.specs), shardBytes);
 }
 
-export function shardFileName(i: number, count: number): string {
-  if (count === 1) return 'qmm-prepared.safetensors';
-  const w = Math.max(5, String(count).length);
-  return `qmm-prepared-${String(i + 1).padStart(w, '0')}-of-${String(count).padStart(w, '0')}.safetensors`;
+/** qmm-prepared.safetensors, or qmm-prepared-00001-of-0000N.safetensors. */
+export function preparedFileName(i: number, count: number): string {
+  return shardFileName('qmm-prepared', i, count);
 }
 
 export function fileMetadata(units: readonly Unit[], outputDtype: ModelOutputDtype): Record<string, string> {

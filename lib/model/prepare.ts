@@ -7,20 +7,21 @@
  * and the whole directory appears only when everything succeeded.
  */
 
-import { invalidArgType, invalidArgValue, outOfRange } from '../arg_errors';
+import { invalidArgValue } from '../arg_errors';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { abortError, describe as describeValue } from '../errors';
 import { SafetensorsWriter } from '../safetensors';
 import { readDescription, readModelConfig, type ModelConfig } from './description';
 import { modelFileError } from './errors';
+import { checkDirArguments, existingModelDir, OptionReader, type ModelJobOptions } from './job_options';
 import { planModel, type FloatTensorPlan } from './layers';
 import { readSmallTensors } from './layer_params';
 import { writeLayer } from './layer_writer';
 import { MANIFEST_FILE, type ModelOutputDtype, type PreparedManifest } from './manifest';
 import { buildManifest, manifestLayer, type Built } from './manifest_build';
 import { StagedDir } from './output_dir';
-import { fileMetadata, makeUnits, packShards, shardFileName, type Unit } from './output_plan';
+import { fileMetadata, makeUnits, packShards, preparedFileName, type Unit } from './output_plan';
+import { PhaseProgress } from './phase_progress';
 import { Scratch } from './scratch';
 import { ShardHasher } from './shard_hasher';
 import { ModelSource } from './source';
@@ -58,49 +59,30 @@ export interface PrepareOptions {
   signal?: AbortSignal;
 }
 
-interface ResolvedOptions {
+interface ResolvedOptions extends ModelJobOptions<PrepareProgress> {
   nz: boolean;
   outputDtype: ModelOutputDtype | undefined;
   fuse: boolean;
-  overwrite: boolean;
-  shardBytes: number;
-  chunkBytes: number;
-  onProgress: ((p: PrepareProgress) => void) | undefined;
-  signal: AbortSignal | undefined;
 }
 
 const OPTION_KEYS = ['nz', 'outputDtype', 'fuse', 'overwrite', 'shardBytes', 'chunkBytes', 'onProgress', 'signal'];
 
 function resolveOptions(v: unknown): ResolvedOptions {
-  if (v === undefined || v === null) v = {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw invalidArgType(`options must be an object, got ${describeValue(v)}`);
-  const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!OPTION_KEYS.includes(k)) throw invalidArgValue(`options.${k} is not a known option; expected one of ${OPTION_KEYS.join(', ')}`);
-  const bool = (k: string, d: boolean): boolean => {
-    if (o[k] === undefined) return d;
-    if (typeof o[k] !== 'boolean') throw invalidArgType(`options.${k} must be a boolean, got ${describeValue(o[k])}`);
-    return o[k] as boolean;
-  };
-  const size = (k: string, d: number, min: number): number => {
-    if (o[k] === undefined) return d;
-    if (typeof o[k] !== 'number' || !Number.isSafeInteger(o[k])) throw invalidArgType(`options.${k} must be an integer number of bytes, got ${describeValue(o[k])}`);
-    if ((o[k] as number) < min) throw outOfRange(`options.${k} must be at least ${min}, got ${o[k]}`);
-    return o[k] as number;
-  };
-  if (o.outputDtype !== undefined && o.outputDtype !== 'float16' && o.outputDtype !== 'bfloat16') {
-    throw invalidArgValue(`options.outputDtype must be 'float16' or 'bfloat16', got ${describeValue(o.outputDtype)}`);
+  const r = new OptionReader(v, OPTION_KEYS);
+  const outputDtype = r.o.outputDtype as ModelOutputDtype | undefined;
+  if (outputDtype !== undefined && outputDtype !== 'float16' && outputDtype !== 'bfloat16') {
+    throw invalidArgValue(`options.outputDtype must be 'float16' or 'bfloat16', got ${describeValue(outputDtype)}`);
   }
-  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw invalidArgType(`options.onProgress must be a function, got ${describeValue(o.onProgress)}`);
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidArgType(`options.signal must be an AbortSignal, got ${describeValue(o.signal)}`);
+  const { onProgress, signal } = r.callbacks<PrepareProgress>();
   return {
-    nz: bool('nz', true),
-    outputDtype: o.outputDtype as ModelOutputDtype | undefined,
-    fuse: bool('fuse', false),
-    overwrite: bool('overwrite', false),
-    shardBytes: size('shardBytes', 4 * 2 ** 30, 1),
-    chunkBytes: size('chunkBytes', 4 * 2 ** 20, 1024),
-    onProgress: o.onProgress as ResolvedOptions['onProgress'],
-    signal: o.signal as AbortSignal | undefined,
+    nz: r.bool('nz', true),
+    outputDtype,
+    fuse: r.bool('fuse', false),
+    overwrite: r.bool('overwrite', false),
+    shardBytes: r.bytes('shardBytes', 4 * 2 ** 30, 1),
+    chunkBytes: r.bytes('chunkBytes', 4 * 2 ** 20, 1024),
+    onProgress,
+    signal,
   };
 }
 
@@ -114,26 +96,6 @@ function resolveOutputDtype(config: ModelConfig, requested: ModelOutputDtype | u
     throw modelFileError(where, `${config.dtypeKey} is float32, which npu_quant_matmul cannot output; pass outputDtype (--output-dtype float16|bfloat16)`);
   }
   return config.paramsDtype;
-}
-
-class Progress {
-  private done = 0;
-  constructor(
-    private readonly cb: ((p: PrepareProgress) => void) | undefined,
-    private readonly phase: PrepareProgress['phase'],
-    private readonly total: number,
-  ) {
-    this.emit();
-  }
-
-  add(n: number, item?: string): void {
-    this.done = Math.min(this.total, this.done + n);
-    this.emit(item);
-  }
-
-  private emit(item?: string): void {
-    this.cb?.({ phase: this.phase, done: Math.round(this.done), total: this.total, ...(item !== undefined ? { item } : {}) });
-  }
 }
 
 function checkAborted(signal: AbortSignal | undefined): void {
@@ -167,7 +129,7 @@ async function copyFloat(w: SafetensorsWriter, f: FloatTensorPlan, source: Model
   }
 }
 
-async function writeShard(file: string, units: readonly Unit[], source: ModelSource, o: ResolvedOptions, outputDtype: ModelOutputDtype, progress: Progress, pipe: Pipeline): Promise<void> {
+async function writeShard(file: string, units: readonly Unit[], source: ModelSource, o: ResolvedOptions, outputDtype: ModelOutputDtype, progress: PhaseProgress<PrepareProgress>, pipe: Pipeline): Promise<void> {
   const specs = units.flatMap((u) => u.specs);
   const w = await SafetensorsWriter.create(file, specs, fileMetadata(units, outputDtype), o.signal ? { signal: o.signal } : {});
   try {
@@ -212,13 +174,9 @@ async function writeShard(file: string, units: readonly Unit[], source: ModelSou
  * Inconsistent inputs throw ERR_QMM_FILE and leave no output directory.
  */
 export async function prepareModel(modelDir: string, outDir: string, options?: PrepareOptions): Promise<PreparedManifest> {
-  if (typeof modelDir !== 'string' || modelDir === '') throw invalidArgType(`modelDir must be a directory path, got ${describeValue(modelDir)}`);
-  if (typeof outDir !== 'string' || outDir === '') throw invalidArgType(`outDir must be a directory path, got ${describeValue(outDir)}`);
+  checkDirArguments(modelDir, outDir);
   const o = resolveOptions(options);
-  const inDir = path.resolve(modelDir);
-  const st = await fs.promises.stat(inDir).catch(() => undefined);
-  if (!st?.isDirectory()) throw modelFileError(inDir, 'the model directory does not exist or is not a directory');
-  if (path.resolve(outDir) === inDir) throw modelFileError(inDir, 'the output directory must differ from the model directory');
+  const inDir = await existingModelDir(modelDir, outDir);
 
   const desc = await readDescription(inDir);
   const config = await readModelConfig(inDir);
@@ -229,7 +187,7 @@ export async function prepareModel(modelDir: string, outDir: string, options?: P
     // the output directory is checked (and staged) before any input is read in bulk
     staged = await StagedDir.create(outDir, o.overwrite);
     const plan = planModel(desc, source, { fuse: o.fuse });
-    const scan = new Progress(o.onProgress, 'scan', plan.layers.length);
+    const scan = new PhaseProgress(o.onProgress, 'scan', plan.layers.length);
     for (const l of plan.layers) {
       checkAborted(o.signal);
       await readSmallTensors(l, source, { outputDtype });
@@ -237,7 +195,7 @@ export async function prepareModel(modelDir: string, outDir: string, options?: P
     }
     const units = makeUnits(plan.layers, plan.floats, o.nz, outputDtype);
     const groups = packShards(units, o.shardBytes);
-    const convert = new Progress(o.onProgress, 'convert', units.reduce((a, u) => a + u.inputBytes, 0));
+    const convert = new PhaseProgress(o.onProgress, 'convert', units.reduce((a, u) => a + u.inputBytes, 0));
     const built: Built = { files: [], layers: [], floats: [] };
     const scratch = new Scratch();
     const hasher = new ShardHasher(source, o.signal);
@@ -245,7 +203,7 @@ export async function prepareModel(modelDir: string, outDir: string, options?: P
     const pipe: Pipeline = { scratch, ring: new WriteRing(scratch), weights: new WeightPrefetch(layers, source, scratch, hasher), hasher };
     try {
       for (let i = 0; i < groups.length; i++) {
-        const name = shardFileName(i, groups.length);
+        const name = preparedFileName(i, groups.length);
         await writeShard(staged.file(name), groups[i], source, o, outputDtype, convert, pipe);
         built.files.push({ file: name, bytes: (await fs.promises.stat(staged.file(name))).size, tensors: groups[i].reduce((a, u) => a + u.specs.length, 0) });
         for (const u of groups[i]) {

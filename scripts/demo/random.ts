@@ -1,15 +1,9 @@
 /** Deterministic data for the demo and the bench (mulberry32). */
 
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../lib/mulberry32';
+
+/** The generator of the demo's, the bench's and the tests' inputs. */
+export const seeded: (seed: number) => () => number = mulberry32;
 
 export function randomInt8(r: () => number, length: number, lo = -128, hi = 127): Int8Array {
   const out = new Int8Array(length);

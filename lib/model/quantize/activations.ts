@@ -7,6 +7,8 @@
  * and a layer name.
  */
 
+import { mulberry32 } from '../../mulberry32';
+
 export const ACTIVATIONS_DESCRIPTION =
   'x[t, c] = g_t · z, z ~ N(0, 1), per-token gain g_t log-uniform in [0.5, 2]; in ceil(k/256) outlier channels (fixed per layer) ' +
   'x[t, c] = ±g_t · U(20, 60) with a fixed sign per channel; seeded by the report seed and the layer name';
@@ -15,13 +17,7 @@ export const ACTIVATIONS_DESCRIPTION =
 export function seededUniform(seed: number, name: string): () => number {
   let s = seed >>> 0;
   for (let i = 0; i < name.length; i++) s = Math.imul(s ^ name.charCodeAt(i), 0x9e3779b1) >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(s);
 }
 
 /** (tokens, k) activations, row-major, as float64 values (round them to the model dtype before use). */

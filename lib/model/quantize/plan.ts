@@ -7,8 +7,9 @@
  */
 
 import { fmtShape } from '../../tensor';
-import { dtypeBits, type SafetensorsDtype } from '../../safetensors/header';
+import type { SafetensorsDtype } from '../../safetensors/header';
 import { modelFileError } from '../errors';
+import { packBySize, shardFileName, totalBytes } from '../shard_layout';
 import type { ModelSource, TensorRef } from '../source';
 import { FLOAT_INPUT_DTYPES, type FloatDtype } from './per_channel';
 import { splitModule, TensorRule, type KeepReason } from './rule';
@@ -46,12 +47,8 @@ export interface FloatUnit {
 
 export type Unit = QuantUnit | FloatUnit;
 
-export function bytesOf(dtype: SafetensorsDtype, shape: readonly number[]): number {
-  return (shape.reduce((a, b) => a * b, 1) * dtypeBits(dtype)) / 8;
-}
-
 export function outputBytes(u: Unit): number {
-  return u.specs.reduce((a, s) => a + bytesOf(s.dtype, s.shape), 0);
+  return totalBytes(u.specs);
 }
 
 /** Decides every tensor of the source; throws ERR_QMM_FILE (file, tensor) for a layer that cannot be quantized. */
@@ -122,28 +119,12 @@ export function planQuantize(source: ModelSource, rule: TensorRule): Unit[] {
 
 /** Splits units into output shards of at most shardBytes (a unit is never split). */
 export function packShards(units: readonly Unit[], shardBytes: number): Unit[][] {
-  const shards: Unit[][] = [];
-  let cur: Unit[] = [];
-  let size = 0;
-  for (const u of units) {
-    const b = outputBytes(u);
-    if (cur.length > 0 && size + b > shardBytes) {
-      shards.push(cur);
-      cur = [];
-      size = 0;
-    }
-    cur.push(u);
-    size += b;
-  }
-  if (cur.length > 0) shards.push(cur);
-  return shards;
+  return packBySize(units, outputBytes, shardBytes);
 }
 
 /** msModelSlim's names: quant_model_weights.safetensors, or quant_model_weights-00001-of-0000N.safetensors. */
 export function weightsFileName(i: number, count: number): string {
-  if (count === 1) return 'quant_model_weights.safetensors';
-  const w = Math.max(5, String(count).length);
-  return `quant_model_weights-${String(i + 1).padStart(w, '0')}-of-${String(count).padStart(w, '0')}.safetensors`;
+  return shardFileName('quant_model_weights', i, count);
 }
 
 export const WEIGHTS_INDEX_FILE = 'quant_model_weights.safetensors.index.json';

@@ -9,12 +9,16 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { invalidArgType, invalidArgValue, outOfRange } from '../../arg_errors';
 import { describe as describeValue } from '../../errors';
 import { SafetensorsWriter } from '../../safetensors';
 import { CONFIG_FILE, DESCRIPTION_FILE, readModelConfig, type ParamsDtype } from '../description';
 import { modelFileError } from '../errors';
+import { checkDirArguments, existingModelDir, OptionReader, type ModelJobOptions } from '../job_options';
 import { StagedDir } from '../output_dir';
+import { PhaseProgress } from '../phase_progress';
 import { Scratch } from '../scratch';
+import { shardIndexJson } from '../shard_layout';
 import { ModelSource } from '../source';
 import { KernelPool, SharedScratch } from './kernel_pool';
 import { copyModelFiles, type SkippedFile } from './model_files';
@@ -104,55 +108,41 @@ export interface QuantizeResult {
   readonly outputBytes: number;
 }
 
-interface Resolved {
+interface Resolved extends ModelJobOptions<QuantizeProgress> {
   scheme: QuantizeScheme;
   skip: string[];
-  overwrite: boolean;
-  shardBytes: number;
-  chunkBytes: number;
   threads: number;
-  onProgress: ((p: QuantizeProgress) => void) | undefined;
-  signal: AbortSignal | undefined;
 }
 
 const OPTION_KEYS = ['scheme', 'skip', 'overwrite', 'shardBytes', 'chunkBytes', 'threads', 'onProgress', 'signal'];
 
 function resolveOptions(v: unknown): Resolved {
-  if (v === undefined || v === null) v = {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`options must be an object, got ${describeValue(v)}`);
-  const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!OPTION_KEYS.includes(k)) throw new TypeError(`options.${k} is not a known option; expected one of ${OPTION_KEYS.join(', ')}`);
-  if (o.scheme !== undefined && !(QUANTIZE_SCHEMES as readonly unknown[]).includes(o.scheme)) {
-    throw new TypeError(`options.scheme must be one of ${QUANTIZE_SCHEMES.map((s) => `'${s}'`).join(', ')}, got ${describeValue(o.scheme)}`);
+  const r = new OptionReader(v, OPTION_KEYS);
+  const { scheme, skip } = r.o;
+  if (scheme !== undefined && !(QUANTIZE_SCHEMES as readonly unknown[]).includes(scheme)) {
+    throw invalidArgValue(`options.scheme must be one of ${QUANTIZE_SCHEMES.map((s) => `'${s}'`).join(', ')}, got ${describeValue(scheme)}`);
   }
-  if (o.skip !== undefined && (!Array.isArray(o.skip) || o.skip.some((g) => typeof g !== 'string' || g === ''))) {
-    throw new TypeError(`options.skip must be an array of non-empty glob strings, got ${describeValue(o.skip)}`);
+  if (skip !== undefined && (!Array.isArray(skip) || skip.some((g) => typeof g !== 'string' || g === ''))) {
+    throw invalidArgType(`options.skip must be an array of non-empty glob strings, got ${describeValue(skip)}`);
   }
-  if (o.overwrite !== undefined && typeof o.overwrite !== 'boolean') throw new TypeError(`options.overwrite must be a boolean, got ${describeValue(o.overwrite)}`);
-  const size = (k: string, d: number, min: number): number => {
-    if (o[k] === undefined) return d;
-    if (typeof o[k] !== 'number' || !Number.isSafeInteger(o[k])) throw new TypeError(`options.${k} must be an integer number of bytes, got ${describeValue(o[k])}`);
-    if ((o[k] as number) < min) throw new RangeError(`options.${k} must be at least ${min}, got ${o[k]}`);
-    return o[k] as number;
-  };
-  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError(`options.onProgress must be a function, got ${describeValue(o.onProgress)}`);
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError(`options.signal must be an AbortSignal, got ${describeValue(o.signal)}`);
+  const overwrite = r.bool('overwrite', false);
+  const { onProgress, signal } = r.callbacks<QuantizeProgress>();
   return {
-    scheme: (o.scheme as QuantizeScheme | undefined) ?? 'w8a8-dynamic',
-    skip: [...((o.skip as string[] | undefined) ?? [])],
-    overwrite: o.overwrite === true,
-    shardBytes: size('shardBytes', 4 * 2 ** 30, 1),
-    chunkBytes: size('chunkBytes', 8 * 2 ** 20, 1),
-    threads: threadCount(o.threads),
-    onProgress: o.onProgress as Resolved['onProgress'],
-    signal: o.signal as AbortSignal | undefined,
+    scheme: (scheme as QuantizeScheme | undefined) ?? 'w8a8-dynamic',
+    skip: [...((skip as string[] | undefined) ?? [])],
+    overwrite,
+    shardBytes: r.bytes('shardBytes', 4 * 2 ** 30, 1),
+    chunkBytes: r.bytes('chunkBytes', 8 * 2 ** 20, 1),
+    threads: threadCount(r.o.threads),
+    onProgress,
+    signal,
   };
 }
 
 function threadCount(v: unknown): number {
   if (v === undefined) return Math.min(4, os.availableParallelism());
-  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new TypeError(`options.threads must be an integer, got ${describeValue(v)}`);
-  if (v < 1 || v > 64) throw new RangeError(`options.threads must be in [1, 64], got ${v}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw invalidArgType(`options.threads must be an integer, got ${describeValue(v)}`);
+  if (v < 1 || v > 64) throw outOfRange(`options.threads must be in [1, 64], got ${v}`);
   return v;
 }
 
@@ -165,22 +155,6 @@ async function outputConfig(file: string): Promise<{ text: string | undefined; r
   return { text: `${JSON.stringify(obj, null, 2)}\n`, removed: ['quantization_config'] };
 }
 
-class Progress {
-  private done = 0;
-  constructor(
-    private readonly cb: ((p: QuantizeProgress) => void) | undefined,
-    private readonly phase: QuantizeProgress['phase'],
-    private readonly total: number,
-  ) {
-    this.cb?.({ phase, done: 0, total });
-  }
-
-  add(n: number, item?: string): void {
-    this.done = Math.min(this.total, this.done + n);
-    this.cb?.({ phase: this.phase, done: this.done, total: this.total, ...(item !== undefined ? { item } : {}) });
-  }
-}
-
 function description(units: readonly Unit[]): string {
   const tags = new Map<string, string>();
   for (const u of units) for (const s of u.specs) tags.set(s.name, s.tag);
@@ -191,16 +165,8 @@ function description(units: readonly Unit[]): string {
 }
 
 function indexJson(shards: readonly Unit[][]): string {
-  const map: Array<[string, string]> = [];
-  let total = 0;
-  shards.forEach((units, i) => {
-    for (const u of units) {
-      total += outputBytes(u);
-      for (const s of u.specs) map.push([s.name, weightsFileName(i, shards.length)]);
-    }
-  });
-  map.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `${JSON.stringify({ metadata: { total_size: total }, weight_map: Object.fromEntries(map) }, null, 2)}\n`;
+  const fileOf = shards.flatMap((units, i) => units.flatMap((u) => u.specs.map((s) => [s.name, weightsFileName(i, shards.length)] as const)));
+  return shardIndexJson(fileOf, shards.flat().reduce((a, u) => a + outputBytes(u), 0));
 }
 
 async function checkInput(inDir: string): Promise<void> {
@@ -222,13 +188,9 @@ async function checkInput(inDir: string): Promise<void> {
  * Bad inputs throw ERR_QMM_FILE naming file and tensor, and leave no output.
  */
 export async function quantizeModel(modelDir: string, outDir: string, options?: QuantizeOptions): Promise<QuantizeResult> {
-  if (typeof modelDir !== 'string' || modelDir === '') throw new TypeError(`modelDir must be a directory path, got ${describeValue(modelDir)}`);
-  if (typeof outDir !== 'string' || outDir === '') throw new TypeError(`outDir must be a directory path, got ${describeValue(outDir)}`);
+  checkDirArguments(modelDir, outDir);
   const o = resolveOptions(options);
-  const inDir = path.resolve(modelDir);
-  const st = await fs.promises.stat(inDir).catch(() => undefined);
-  if (!st?.isDirectory()) throw modelFileError(inDir, 'the model directory does not exist or is not a directory');
-  if (path.resolve(outDir) === inDir) throw modelFileError(inDir, 'the output directory must differ from the model directory');
+  const inDir = await existingModelDir(modelDir, outDir);
   await checkInput(inDir);
   const config = await readModelConfig(inDir);
   if (config.file === undefined) throw modelFileError(path.join(inDir, CONFIG_FILE), 'is missing; a float checkpoint has one (vllm-ascend and qmm prepare read torch_dtype from it)');
@@ -251,7 +213,7 @@ export async function quantizeModel(modelDir: string, outDir: string, options?: 
 
     const shards = packShards(units, o.shardBytes);
     const inputBytes = units.reduce((a, u) => a + u.inputBytes, 0);
-    const progress = new Progress(o.onProgress, 'quantize', inputBytes);
+    const progress = new PhaseProgress(o.onProgress, 'quantize', inputBytes);
     const scratch = new Scratch();
     const shared = new SharedScratch();
     pool = new KernelPool(o.threads);
