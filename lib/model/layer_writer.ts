@@ -17,7 +17,7 @@ import type { LayerPlan } from './layers';
 import type { ManifestTensor, ModelOutputDtype, TensorRole } from './manifest';
 import type { Scratch } from './scratch';
 import type { ShardHasher } from './shard_hasher';
-import type { ModelSource, TensorRef } from './source';
+import type { ModelSource } from './source';
 import type { WeightPrefetch } from './weight_prefetch';
 import type { WriteRing } from './write_ring';
 
