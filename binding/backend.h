@@ -1,5 +1,5 @@
 // The interface both backends (emulator, cann) implement. Arguments arrive
-// already validated by the TypeScript facade (SPEC §1–§2); implementations
+// already validated by the TypeScript facade (docs/semantics.md §1–§2); implementations
 // still bounds-check everything so a direct or malformed call cannot crash
 // the process, and report problems by throwing QmmException.
 #pragma once
@@ -30,13 +30,13 @@ struct QuantMatmulArgs {
 struct TransQuantParamArgs {
   TensorArg scale;                  // float32 (n,) or (1,n)
   std::optional<TensorArg> offset;  // float32
-  int roundMode = 0;                // 0 truncation, 1 RNE (SPEC §4)
+  int roundMode = 0;                // 0 truncation, 1 RNE (docs/semantics.md §4)
   TensorArg out;                    // int64, max(len) elements
   const CancelToken* cancel = nullptr;
 };
 
 // ND -> FRACTAL_NZ or FRACTAL_NZ -> ND, decided by src.format / dst.format.
-// For NZ the storage dims carry C0 (SPEC §5.1).
+// For NZ the storage dims carry C0 (docs/semantics.md §5.1).
 struct FormatCastArgs {
   TensorArg src;
   TensorArg dst;

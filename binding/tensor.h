@@ -1,7 +1,7 @@
 // Tensor descriptors as they cross from JS into the backends.
 // Shapes, strides and offsets are in elements; strides describe the logical
 // (ND) view even for FRACTAL_NZ tensors, exactly as torch hands them to aclnn
-// (SPEC §6.3, §5.3).
+// (docs/semantics.md §6.3, §5.3).
 #pragma once
 
 #include <cstddef>
@@ -17,7 +17,7 @@ namespace emu {
 class WeightPacks;  // emulator/weight_packs.h
 }
 
-// The numeric values are the aclDataType codes (SPEC §6.2) so the CANN
+// The numeric values are the aclDataType codes (docs/semantics.md §6.2) so the CANN
 // backend can pass them through unchanged.
 enum class DType : int32_t {
   Float32 = 0,
@@ -30,7 +30,7 @@ enum class DType : int32_t {
   BFloat16 = 27,
 };
 
-// aclFormat codes (SPEC §6.2).
+// aclFormat codes (docs/semantics.md §6.2).
 enum class Format : int32_t {
   ND = 2,
   FractalNZ = 29,
@@ -83,15 +83,15 @@ struct TensorArg {
   T* hostMutableData() const { return static_cast<T*>(mem.ptr); }
 };
 
-// aclnn's IsTransposeLastTwoDims (SPEC §1.2): the view is a transposed
+// aclnn's IsTransposeLastTwoDims (docs/semantics.md §1.2): the view is a transposed
 // contiguous buffer of its last two dims, with packed batch dims.
 bool isTransposeLastTwoDims(const TensorArg& t);
 
 // The narrower check aclnn applies to FRACTAL_NZ views (GetTransposeAttrValue,
-// SPEC §1.2 / §5.3): stride[-2] == 1 && stride[-1] == size[-2].
+// docs/semantics.md §1.2 / §5.3): stride[-2] == 1 && stride[-1] == size[-2].
 bool isTransposedNzView(const TensorArg& t);
 
-// FRACTAL_NZ storage dims for a physical ND matrix (..., rows, cols) (SPEC §5.1):
+// FRACTAL_NZ storage dims for a physical ND matrix (..., rows, cols) (docs/semantics.md §5.1):
 // (..., ceil(cols/c0), ceil(rows/16), 16, c0).
 std::vector<int64_t> nzStorageShape(const std::vector<int64_t>& physicalShape, int64_t c0);
 

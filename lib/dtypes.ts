@@ -7,7 +7,7 @@ import { invalidArgType, invalidArgValue } from './arg_errors';
 
 export type DType = 'int8' | 'uint8' | 'int32' | 'int64' | 'float16' | 'bfloat16' | 'float32';
 
-/** The output dtypes npuQuantMatmul accepts on A2/A3 (SPEC §2.1). */
+/** The output dtypes npuQuantMatmul accepts on A2/A3 (docs/semantics.md §2.1). */
 export type OutputDType = 'int8' | 'float16' | 'bfloat16' | 'int32';
 
 /** The host array each dtype's raw data lives in (float16/bfloat16 as their bits). */

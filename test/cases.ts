@@ -104,9 +104,9 @@ export function buildCase(r: Rng, spec: CaseSpec): BuiltCase {
   let scale: Tensor;
   const sv = randFloats(r, sLen, slo, shi);
   if (spec.scale === 'int64') {
-    // an explicit int64 scale carries its own offset bits (SPEC §2.3)
+    // an explicit int64 scale carries its own offset bits (docs/semantics.md §2.3)
     const packedOffsets = spec.out === 'int8' ? randFloats(r, sLen, -300, 300) : undefined;
-    // also with live low 13 bits (msModelSlim writes raw fp32 bits as I64, WEIGHTS.md §1.3) that the fixpipe ignores
+    // also with live low 13 bits (msModelSlim writes raw fp32 bits as I64, docs/semantics.md §10.1.3) that the fixpipe ignores
     const q = r() < 0.5
       ? refTransQuantParam(sv, packedOffsets, 0).map((v) => v | BigInt(randInt(r, 0, 0x1fff)))
       : sv.map((v) => BigInt(bitsFromF32(v)));

@@ -1,5 +1,5 @@
 /**
- * The 219 aclnnQuantMatmulV4 ST cases of SPEC Appendix A (A2/A3), at reduced
+ * The 219 aclnnQuantMatmulV4 ST cases of docs/semantics.md Appendix A (A2/A3), at reduced
  * size (m ≤ 24, n ≤ 96, batch dims ≤ 3, k kept), every dtype, layout and NZ
  * choice as listed, compared bit for bit with the reference.
  */
@@ -45,7 +45,7 @@ function reducedShapes(row: Row): [number[], number[]] {
   return [r1, r2];
 }
 
-describe('SPEC Appendix A (aclnnQuantMatmulV4 ST cases)', () => {
+describe('docs/semantics.md Appendix A (aclnnQuantMatmulV4 ST cases)', () => {
   for (const row of (appendix as { cases: Row[] }).cases) {
     const desc = `#${row.id} ${row.x1.dtype}${JSON.stringify(row.x1.shape)} @ ${row.x2.dtype}${JSON.stringify(row.x2.shape)} tX1=${+row.tX1} tX2=${+row.tX2} nz=${+row.nz} ${row.scale.dtype} -> ${row.out}`;
     it(desc, async () => {

@@ -1,5 +1,5 @@
 /**
- * The upstream torch cases of SPEC §7.1 (m reduced where large) and the
+ * The upstream torch cases of docs/semantics.md §7.1 (m reduced where large) and the
  * suggested extra conformance cases of §7.3, the latter with hand-computed
  * expectations as well as the reference.
  */
@@ -12,7 +12,7 @@ import { f32FromBits, refQuantMatmul, refTransQuantParam, type RefQuantMatmulInp
 const f32t = (v: number[]) => tensor(Float32Array.from(v), [v.length], 'float32');
 const i64t = (v: bigint[]) => tensor(BigInt64Array.from(v), [v.length], 'int64');
 
-describe('SPEC §7.1 torch cases (test_npu_quant_matmul.py), m reduced to 64', () => {
+describe('docs/semantics.md §7.1 torch cases (test_npu_quant_matmul.py), m reduced to 64', () => {
   const r = rng(71);
   const M = 64;
   const K = 320;
@@ -104,7 +104,7 @@ function columnSums(sums: number[]): { x1: Tensor; x2: Tensor; k: number } {
   return { x1: tensor(new Int8Array(k).fill(1), [1, k], 'int8'), x2: tensor(x2, [k, n], 'int8'), k };
 }
 
-describe('SPEC §7.3 extra conformance cases', () => {
+describe('docs/semantics.md §7.3 extra conformance cases', () => {
   it('int8 output: saturation to 127 / -128 and RNE ties', () => {
     const { x1, x2 } = columnSums([5, 7, -5, -7, 1000, -1000, 1, 3]);
     // scale 0.5 (exact in fp19): 2.5 -> 2, 3.5 -> 4, -2.5 -> -2, -3.5 -> -4, 500 -> s9 255 -> 127, -500 -> -256 -> -128, 0.5 -> 0, 1.5 -> 2
@@ -112,7 +112,7 @@ describe('SPEC §7.3 extra conformance cases', () => {
     expect(Array.from(out.data as Int8Array)).toEqual([2, 4, -2, -4, 127, -128, 0, 2]);
   });
 
-  it('int8 output: offset added after the s9 clamp, then int8 saturation (SPEC §3.2)', () => {
+  it('int8 output: offset added after the s9 clamp, then int8 saturation (docs/semantics.md §3.2)', () => {
     const { x1, x2 } = columnSums([1000, 1000, -1000, 10, 10]);
     const qp = npuTransQuantParamSync(f32t([1]), f32t([-200, -100, 200, 255.5, -256.5]));
     // 1000 -> s9 255, +(-200) = 55; 255-100 = 155 -> 127; -256+200 = -56; 10+255 -> 127 (offset clamps at 255); 10-256 -> -128
@@ -188,7 +188,7 @@ describe('SPEC §7.3 extra conformance cases', () => {
   it('int32 accumulation wraps (two\'s complement) and int32 bias wraps with it', () => {
     // k = 140000 products of 127*127 = 16129: 2258060000 > 2^31 - 1
     const k = 140000;
-    // x1 as a transposed view so both physical last dims stay 1 (the 65535 rule, SPEC §1.3)
+    // x1 as a transposed view so both physical last dims stay 1 (the 65535 rule, docs/semantics.md §1.3)
     const x1 = tensor(new Int8Array(k).fill(127), [k, 1], 'int8').t();
     const x2 = tensor(new Int8Array(k).fill(127), [k, 1], 'int8');
     const out = npuQuantMatmulSync(x1, x2, f32t([1]), { outputDtype: 'int32', bias: tensor(Int32Array.from([2 ** 31 - 1]), [1], 'int32') });

@@ -1,4 +1,4 @@
-/** npuFormatCast: FRACTAL_NZ storage bytes against SPEC §5.1, round trips, options, checks. */
+/** npuFormatCast: FRACTAL_NZ storage bytes against docs/semantics.md §5.1, round trips, options, checks. */
 
 import { describe, expect, it } from 'vitest';
 import { fromFloat32, npuFormatCast, npuFormatCastSync, QmmError, tensor, type DType, type Tensor } from '../lib/index';

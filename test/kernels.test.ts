@@ -53,7 +53,7 @@ function makeCases() {
     const int4 = !!o.int4;
     const lo = int4 ? -8 : -128, hi = int4 ? 7 : 127;
     let x2 = o.x2 || 'nd';
-    if ((x2 === 'nz' || x2 === 'nzT') && (k === 1 || n === 1)) x2 = 'nd'; // NZ needs k, n > 1 (SPEC §5.1)
+    if ((x2 === 'nz' || x2 === 'nzT') && (k === 1 || n === 1)) x2 = 'nd'; // NZ needs k, n > 1 (docs/semantics.md §5.1)
     const out = o.out || (int4 ? (cases.length % 2 ? 'fp16' : 'bf16pt') : outs[cases.length % 4]);
     const c = { id: cases.length, m, k, n, int4, x1T: !!o.x1T, x2, out, mode: o.mode || 'rand' };
     c.a = vals(m * k, lo, hi, c.mode);

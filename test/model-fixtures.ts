@@ -2,7 +2,7 @@
  * Small msModelSlim-style model directories for the prepare / QuantLinear
  * tests: quant_model_description.json, config.json and one or two shards (+
  * index). Every quantized layer comes from a float "original" layer quantized
- * the msModelSlim way (WEIGHTS.md §1.3–§1.4, §3), so the float32 result of the
+ * the msModelSlim way (docs/semantics.md §10.1.3–§10.1.4, §10.3), so the float32 result of the
  * un-quantized layer is known. Tensors stay in memory until `writeModel`, so a
  * test can break one first.
  */
@@ -126,7 +126,7 @@ function addLayer(m: BuiltModel, spec: LayerSpec, r: Rng, act: { scale: number; 
     put('input_scale', { dtype: 'F32', shape: [1], data: Float32Array.of(act.scale) });
     put('input_offset', { dtype: 'F32', shape: [1], data: Float32Array.of(act.offset) });
     put('quant_bias', { dtype: 'I32', shape: [n], data: qb });
-    // I64 = fp32 bits sign-extended (deqscale2int64) unless the model is bf16 (WEIGHTS.md §1.3)
+    // I64 = fp32 bits sign-extended (deqscale2int64) unless the model is bf16 (docs/semantics.md §10.1.3)
     put('deq_scale', dtype === 'bfloat16' ? { dtype: 'F32', shape: [n], data: deq } : { dtype: 'I64', shape: [n], data: BigInt64Array.from(deq, (d) => BigInt(bitsFromF32(d) | 0)) });
     if (biasValues) put('bias', { dtype: 'F32', shape: [n], data: biasValues }, 'FLOAT');
     return;

@@ -1,5 +1,5 @@
 /**
- * The native layer checks what it is given on its own (DESIGN decision 5):
+ * The native layer checks what it is given on its own (docs/architecture.md, decision 5):
  * descriptors that bypass the TypeScript validation get typed errors.
  */
 

@@ -1,5 +1,5 @@
 /**
- * Every dtype row of SPEC §2.1 (rows 1–8) × layouts (x1 transposed, x2
+ * Every dtype row of docs/semantics.md §2.1 (rows 1–8) × layouts (x1 transposed, x2
  * transposed, ND/NZ x2) × optional inputs × ranks 2..5 with broadcasting,
  * compared bit for bit with the reference. Sync and Promise forms alternate.
  */
@@ -38,7 +38,7 @@ function layouts(int4: boolean): Array<Pick<CaseSpec, 'x1T' | 'x2T' | 'nz'>> {
 }
 
 for (const row of ROWS) {
-  describe(`SPEC §2.1 row ${row.id}: ${row.int4 ? 'int4' : 'int8'} -> ${row.out}`, () => {
+  describe(`docs/semantics.md §2.1 row ${row.id}: ${row.int4 ? 'int4' : 'int8'} -> ${row.out}`, () => {
     let seed = row.id * 1000;
     for (const scale of row.scales)
       for (const bias of row.biases)

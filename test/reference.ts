@@ -1,5 +1,5 @@
 /**
- * The independent reference: a plain TypeScript model of SPEC.md, written from
+ * The independent reference: a plain TypeScript model of docs/semantics.md, written from
  * the spec text and not from the C++ (nor from lib/half.ts). It works on
  * logical values only: matrices as row-major number arrays of their logical
  * (…, m, k) / (…, k, n) shapes, with int4 values unpacked. Layouts (transposed
@@ -71,7 +71,7 @@ export function toF16Bits(v: number): number {
   return encode(roundToFormat(v, 10, -14, 15), 10, 5, 15, 0x7e00);
 }
 
-/** float value -> float16 bits saturating at ±65504 (fixpipe path, SPEC §3.1). */
+/** float value -> float16 bits saturating at ±65504 (fixpipe path, docs/semantics.md §3.1). */
 export function toF16BitsSaturating(v: number): number {
   if (Number.isNaN(v)) return toF16Bits(v);
   const r = roundToFormat(v, 10, -14, 15);
@@ -146,7 +146,7 @@ export function refTransQuantParam(scale: number[], offset: number[] | undefined
   return out;
 }
 
-// ---------------------------------------------------------------- FRACTAL_NZ (SPEC §5.1)
+// ---------------------------------------------------------------- FRACTAL_NZ (docs/semantics.md §5.1)
 
 /** ND values (…, R, C) -> NZ storage (…, ceil(C/c0), ceil(R/16), 16, c0), zero padded. */
 export function refNdToNz(values: ArrayLike<number>, shape: number[], c0: number): number[] {
@@ -171,7 +171,7 @@ export function refNdToNz(values: ArrayLike<number>, shape: number[], c0: number
   return out;
 }
 
-// ---------------------------------------------------------------- int4 packing (SPEC §1.3)
+// ---------------------------------------------------------------- int4 packing (docs/semantics.md §1.3)
 
 /** Packs int4 values (in [-8, 7]) 8 per int32 along the last dim, LSB first. */
 export function refPackInt4(values: ArrayLike<number>, shape: number[]): { data: Int32Array; shape: number[] } {
@@ -187,7 +187,7 @@ export function refPackInt4(values: ArrayLike<number>, shape: number[]): { data:
   return { data, shape: [...shape.slice(0, -1), cols / 8] };
 }
 
-// ---------------------------------------------------------------- quant matmul (SPEC §1.1, §3.7)
+// ---------------------------------------------------------------- quant matmul (docs/semantics.md §1.1, §3.7)
 
 export type RefOut = 'int8' | 'float16' | 'bfloat16' | 'int32';
 
@@ -203,7 +203,7 @@ export interface RefQuantMatmulInput {
   x2: RefMatrix; // (…, k, n)
   /** int64 quant params (bigint), or float values for float32/bfloat16 scales (already representable). */
   scale: { dtype: 'int64' | 'float32' | 'bfloat16'; values: ArrayLike<number> | bigint[] };
-  /** only used when the package packs a float32 scale itself (SPEC §2.2); explicit int64 scales ignore it. */
+  /** only used when the package packs a float32 scale itself (docs/semantics.md §2.2); explicit int64 scales ignore it. */
   offset?: number[];
   pertoken?: number[];
   bias?: { dtype: 'int32' | 'float32' | 'float16' | 'bfloat16'; shape: number[]; values: ArrayLike<number> };
@@ -283,7 +283,7 @@ export function refQuantMatmul(inp: RefQuantMatmulInput): RefResult {
         for (let j = 0; j < n; j++) accRow[j] += a * x2[base + j];
       }
       for (let j = 0; j < n; j++) {
-        let A = accRow[j] | 0; // two's-complement wrap (SPEC §8 decision)
+        let A = accRow[j] | 0; // two's-complement wrap (docs/semantics.md §8 decision)
         let floatBias: number | undefined;
         if (inp.bias) {
           const bb = inp.bias.shape.length === 3 ? b : 0;

@@ -1,5 +1,5 @@
 /**
- * Each check npuQuantMatmul makes (SPEC §1.3–§1.5, §2.1): a bad call throws
+ * Each check npuQuantMatmul makes (docs/semantics.md §1.3–§1.5, §2.1): a bad call throws
  * the right error code and names the argument, the expectation and the value.
  */
 
@@ -119,7 +119,7 @@ const CASES: Case[] = [
   { name: '3-D bias second dim', call: mm(i8([2, 2, 2]), i8([2, 3]), f32([3]), { bias: i32([2, 2, 3]) }), code: 'ERR_QMM_SHAPE', text: 'second dim of bias should be 1' },
   { name: '3-D bias last dim', call: mm(i8([2, 2, 2]), i8([2, 3]), f32([3]), { bias: i32([2, 1, 4]) }), code: 'ERR_QMM_SHAPE', text: 'third dim should be equal to n' },
   { name: 'int4 with 3-D bias', call: mm(i32([2, 2, 1]), i32([8, 1]), f32([8]), { bias: i32([2, 1, 8]), outputDtype: 'float16' }), code: 'ERR_QMM_SHAPE', text: 'Bias should be 1-d in a4w4/a8w4' },
-  // the dtype table (SPEC §2.1)
+  // the dtype table (docs/semantics.md §2.1)
   { name: 'fp16 bias without pertoken', call: mm(i8([2, 2]), i8([2, 3]), f32([3]), { bias: f16([3]), outputDtype: 'bfloat16' }), code: 'ERR_QMM_DTYPE', text: 'When pertokenScaleOptional is nullptr, bias dtype should not be FLOAT16.' },
   { name: 'bf16 bias with fp16 out', call: mm(i8([2, 2]), i8([2, 3]), i64([3]), { bias: bf16([3]), outputDtype: 'float16' }), code: 'ERR_QMM_DTYPE', text: 'When bias dtype is BFLOAT16, out dtype should be BFLOAT16' },
   { name: 'fp32 bias with int8 out', call: mm(i8([2, 2]), i8([2, 3]), i64([3]), { bias: f32([3]) }), code: 'ERR_QMM_DTYPE', text: 'needs bfloat16 output' },
@@ -166,13 +166,13 @@ describe('npuQuantMatmul rejects what the device rejects', () => {
     await expect(p).rejects.toMatchObject({ code: 'ERR_QMM_SHAPE' });
   });
 
-  it('the 65535 rule is waived with int8 inputs, a float scale and a pertoken scale (SPEC §1.3)', () => {
+  it('the 65535 rule is waived with int8 inputs, a float scale and a pertoken scale (docs/semantics.md §1.3)', () => {
     const out = npuQuantMatmulSync(i8([1, 65536]), i8([65536, 2]), f32([2]), { pertokenScale: f32([1]), outputDtype: 'bfloat16' });
     expect(out.shape).toEqual([1, 2]);
     expect(Array.from(out.toFloat32Array())).toEqual([16384, 16384]);
   });
 
-  it('accepts the cross broadcast that numpy allows (documented device caveat, SPEC §1.1)', () => {
+  it('accepts the cross broadcast that numpy allows (documented device caveat, docs/semantics.md §1.1)', () => {
     const out = npuQuantMatmulSync(i8([2, 1, 3, 4]), i8([1, 3, 4, 5]), f32([5]), { outputDtype: 'int32' });
     expect(out.shape).toEqual([2, 3, 3, 5]);
   });

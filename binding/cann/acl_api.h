@@ -1,5 +1,5 @@
-// Our own declarations of the CANN C ABI we call (SPEC §6.2 enums, §6.3
-// signatures), written from SPEC.md; no CANN header is used. Every function
+// Our own declarations of the CANN C ABI we call (docs/semantics.md §6.2 enums, §6.3
+// signatures), written from docs/semantics.md; no CANN header is used. Every function
 // is reached through a pointer resolved with dlsym (loader.h).
 //
 // The signatures live in X-lists so that binding/cann/abi_check (built by
@@ -20,7 +20,7 @@ struct aclTensor;
 struct aclIntArray;
 struct aclOpExecutor;
 
-// Only the codes we pass; the values are the ABI (SPEC §6.2).
+// Only the codes we pass; the values are the ABI (docs/semantics.md §6.2).
 enum aclDataType { ACL_DT_UNDEFINED = -1, ACL_FLOAT = 0, ACL_FLOAT16 = 1, ACL_INT8 = 2, ACL_INT32 = 3,
                    ACL_UINT8 = 4, ACL_INT64 = 9, ACL_UINT64 = 10, ACL_BF16 = 27 };
 enum aclFormat { ACL_FORMAT_UNDEFINED = -1, ACL_FORMAT_ND = 2, ACL_FORMAT_FRACTAL_NZ = 29 };

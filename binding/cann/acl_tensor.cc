@@ -24,7 +24,7 @@ DeviceOperand::DeviceOperand(const CannApi& api, const TensorArg& t, int device,
       checkAcl(api, api.aclrtMemcpy(data, bytes, t.mem.ptr, bytes, acl::ACL_MEMCPY_HOST_TO_DEVICE), "aclrtMemcpy",
                "staging a host input");
   }
-  // The view goes over unchanged (SPEC §1.2, §6.3): aclnn infers transposition
+  // The view goes over unchanged (docs/semantics.md §1.2, §6.3): aclnn infers transposition
   // from the strides, so the callers pass transpose flags = false.
   desc_ = api.aclCreateTensor(t.shape.data(), t.shape.size(), static_cast<acl::aclDataType>(t.dtype),
                               t.strides.data(), t.offset, static_cast<acl::aclFormat>(t.format),

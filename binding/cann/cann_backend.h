@@ -1,5 +1,5 @@
 // The CANN device backend: finds libascendcl/libnnopbase/libopapi at run time
-// (dlopen, never linked) and drives the aclnn entry points (SPEC §6, §2.3).
+// (dlopen, never linked) and drives the aclnn entry points (docs/semantics.md §6, §2.3).
 #pragma once
 
 #include <memory>

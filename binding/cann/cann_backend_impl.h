@@ -35,7 +35,7 @@ class CannBackend final : public Backend {
   void copyDeviceToDevice(int device, void* dst, const void* src, size_t bytes) override;
 
  private:
-  // GetWorkspaceSize, workspace, run, aclrtSynchronizeStream (SPEC §6.3).
+  // GetWorkspaceSize, workspace, run, aclrtSynchronizeStream (docs/semantics.md §6.3).
   template <typename GetWorkspace, typename Run>
   void twoPhase(DeviceRuntime::Lock& lock, const char* getName, GetWorkspace&& getWorkspace, const char* runName,
                 Run run);

@@ -1,5 +1,5 @@
 // The CANN backend's ops: npu_quant_matmul, npu_trans_quant_param and
-// npu_format_cast through aclnn (SPEC §2.3, §4, §5.2, §6.4). The activation
+// npu_format_cast through aclnn (docs/semantics.md §2.3, §4, §5.2, §6.4). The activation
 // quantization ops are in cann_quantize.cc.
 #include <memory>
 #include <string>
@@ -22,7 +22,7 @@ TensorArg onHost(const TensorArg& t, std::vector<uint8_t>& bytes) {
 }
 
 // additionalDtype for aclnnNpuFormatCastCalculateSizeAndFormat: the dtype
-// whose size gives the C0 of our storage dims (SPEC §5.1/§5.2), -1 = src's.
+// whose size gives the C0 of our storage dims (docs/semantics.md §5.1/§5.2), -1 = src's.
 bool additionalDtypeFor(const TensorArg& src, int64_t c0, int* out) {
   if (c0 <= 0 || 32 % c0 != 0) return false;
   const int64_t bytes = 32 / c0;
@@ -71,7 +71,7 @@ void CannBackend::quantMatmul(const QuantMatmulArgs& a) {
   if (a.bias) bias.emplace(api_, *a.bias, device, true);
   DeviceOperand out(api_, a.out, device, false);
 
-  // Transpose flags stay false: the views carry the transposition (SPEC §1.2).
+  // Transpose flags stay false: the views carry the transposition (docs/semantics.md §1.2).
   // V5 and WeightNz: x1Scale = pertoken, x2Scale = scale, x2Offset = offset.
   auto v5Args = [&](auto getWs) {
     return [&, getWs](uint64_t* ws, acl::aclOpExecutor** ex) {
@@ -164,12 +164,12 @@ void CannBackend::formatCast(const FormatCastArgs& a) {
              api_.aclnnNpuFormatCastCalculateSizeAndFormat(src.get(), acl::ACL_FORMAT_FRACTAL_NZ, additional, &dims,
                                                            &rank, &actualFormat),
              "aclnnNpuFormatCastCalculateSizeAndFormat");
-    const std::unique_ptr<int64_t[]> owned(dims);  // allocated with new[] by the API (SPEC §6.3)
+    const std::unique_ptr<int64_t[]> owned(dims);  // allocated with new[] by the API (docs/semantics.md §6.3)
     const std::vector<int64_t> shape(dims, dims + rank);
     if (actualFormat != acl::ACL_FORMAT_FRACTAL_NZ || shape != a.dst.storageShape)
       throw QmmException(ErrorCode::Format, "aclnnNpuFormatCastCalculateSizeAndFormat gives format " +
                                                 std::to_string(actualFormat) + " with storage " + shapeToString(shape) +
-                                                ", but the FRACTAL_NZ layout of SPEC §5.1 is " +
+                                                ", but the FRACTAL_NZ layout of docs/semantics.md §5.1 is " +
                                                 shapeToString(a.dst.storageShape));
   }
   twoPhase(

@@ -19,7 +19,7 @@ namespace {
 std::mutex gLoadMutex;
 const CannApi* gLoaded = nullptr;  // never freed: the libraries stay loaded until exit
 
-// SPEC §6.1 search order; each root's lib64/ holds the libraries.
+// docs/semantics.md §6.1 search order; each root's lib64/ holds the libraries.
 std::vector<std::string> candidateRoots() {
   std::vector<std::string> roots;
   for (const char* var : {"ASCEND_HOME_PATH", "ASCEND_TOOLKIT_HOME"}) {
@@ -53,7 +53,7 @@ std::string readVersion(const std::string& root) {
   return {};
 }
 
-// libopapi.so, or else every libopapi_*.so (newer split packaging, SPEC §6.1).
+// libopapi.so, or else every libopapi_*.so (newer split packaging, docs/semantics.md §6.1).
 std::vector<std::string> opapiLibraries(const std::string& lib64) {
   if (fileExists(lib64 + "/libopapi.so")) return {lib64 + "/libopapi.so"};
   std::vector<std::string> found;

@@ -1,4 +1,4 @@
-// Finds and dlopens the CANN libraries (SPEC §6.1; DESIGN decision 1) and
+// Finds and dlopens the CANN libraries (docs/semantics.md §6.1; docs/architecture.md, decision 1) and
 // resolves the entry points of acl_api.h by name.
 #pragma once
 

@@ -1,5 +1,5 @@
 // The dequant/requant stage applied to each int32 accumulator row
-// (SPEC §3.0–§3.5, §3.7 and the "Decisions" table).
+// (docs/semantics.md §3.0–§3.5, §3.7 and the "Decisions" table).
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// ND <-> FRACTAL_NZ on the CPU (SPEC §5.1): zero padding, C0 from the storage dims.
+// ND <-> FRACTAL_NZ on the CPU (docs/semantics.md §5.1): zero padding, C0 from the storage dims.
 #include <cstring>
 #include <string>
 

@@ -1,4 +1,4 @@
-// Scalar conversions of the epilogue, bit-exact to SPEC §3 and the
+// Scalar conversions of the epilogue, bit-exact to docs/semantics.md §3 and the
 // "Decisions" table: fp19 scale, RNE to fp16/bf16, s9/int8 requant.
 #pragma once
 
@@ -26,7 +26,7 @@ inline float f16ToF32(uint16_t h) {
 }
 
 // IEEE round-to-nearest-even; overflow gives inf, NaN gives a quiet NaN
-// keeping the sign (SPEC "Decisions": vector path).
+// keeping the sign (docs/semantics.md "Decisions": vector path).
 inline uint16_t f32ToBf16(float f) {
   uint32_t u = bitsOf(f);
   if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x0040);
@@ -53,24 +53,24 @@ inline uint16_t f32ToF16(float f) {
   return static_cast<uint16_t>(sign | ((r - 0x38000000u) >> 13));
 }
 
-// Fixpipe fp16 store: saturates to ±65504 instead of producing inf (SPEC §3.1).
+// Fixpipe fp16 store: saturates to ±65504 instead of producing inf (docs/semantics.md §3.1).
 inline uint16_t f32ToF16Saturating(float f) {
   const uint16_t h = f32ToF16(f);
   if ((h & 0x7fff) == 0x7c00) return static_cast<uint16_t>((h & 0x8000) | 0x7bff);
   return h;
 }
 
-// The fp19 value the fixpipe uses from an int64 quant param (SPEC §3.1).
+// The fp19 value the fixpipe uses from an int64 quant param (docs/semantics.md §3.1).
 inline float fp19Scale(uint64_t qp) { return floatOf(static_cast<uint32_t>(qp) & 0xFFFFE000u); }
 
-// Sign-extended 9-bit offset from bits 37..45 (SPEC §3.2).
+// Sign-extended 9-bit offset from bits 37..45 (docs/semantics.md §3.2).
 inline int32_t s9Offset(uint64_t qp) {
   const int32_t o = static_cast<int32_t>((qp >> 37) & 0x1FF);
   return o >= 256 ? o - 512 : o;
 }
 
 // RNE of a float to an integer clamped to [lo, hi]; NaN maps to 0
-// (the device behaviour is undocumented, SPEC §8).
+// (the device behaviour is undocumented, docs/semantics.md §8).
 inline int32_t rneClamp(float v, int32_t lo, int32_t hi) {
   if (std::isnan(v)) return 0;
   if (v <= static_cast<float>(lo)) return lo;
@@ -78,14 +78,14 @@ inline int32_t rneClamp(float v, int32_t lo, int32_t hi) {
   return static_cast<int32_t>(std::nearbyint(v));
 }
 
-// Fixpipe requant to int8 (SPEC §3.2): s9 clamp, + offset, int8 saturation.
+// Fixpipe requant to int8 (docs/semantics.md §3.2): s9 clamp, + offset, int8 saturation.
 inline int8_t requantInt8(int32_t acc, float scale, int32_t offset) {
   const float v = static_cast<float>(acc) * scale;
   const int32_t t = rneClamp(v, -256, 255) + offset;
   return static_cast<int8_t>(t < -128 ? -128 : (t > 127 ? 127 : t));
 }
 
-// int32 addition that wraps like the hardware accumulator (SPEC §8 decision).
+// int32 addition that wraps like the hardware accumulator (docs/semantics.md §8 decision).
 inline int32_t wrapAdd(int32_t a, int32_t b) {
   return static_cast<int32_t>(static_cast<uint32_t>(a) + static_cast<uint32_t>(b));
 }

@@ -89,10 +89,10 @@ MatmulPlan planQuantMatmul(const QuantMatmulArgs& a) {
   }
 
   if (nz) {
-    // the physical ND matrix and its NZ storage element count (aclnn's check, SPEC §5.1)
+    // the physical ND matrix and its NZ storage element count (aclnn's check, docs/semantics.md §5.1)
     std::vector<int64_t> phys(a.x2.shape);
     if (p.x2Transposed) std::swap(phys[r2 - 1], phys[r2 - 2]);
-    // aclnn only compares element counts (SPEC §5.1); the emulator reads the
+    // aclnn only compares element counts (docs/semantics.md §5.1); the emulator reads the
     // storage with these exact dims, so it requires them (every NZ tensor this
     // package makes has them).
     const auto expect = nzStorageShape(phys, nzC0ForMatmul(a.x2.dtype));
@@ -103,7 +103,7 @@ MatmulPlan planQuantMatmul(const QuantMatmulArgs& a) {
       fail(ErrorCode::Format, "x2: a FRACTAL_NZ tensor can only be used as is or transposed in its last two dims");
   }
 
-  // numpy batch broadcast (SPEC §1.1 decision)
+  // numpy batch broadcast (docs/semantics.md §1.1 decision)
   const auto b1 = batchDims(a.x1), b2 = batchDims(a.x2);
   const size_t nb = std::max(b1.size(), b2.size());
   p.outBatchDims.assign(nb, 1);

@@ -1,5 +1,5 @@
 /**
- * The pure conversions of prepare (WEIGHTS.md §5): int8 transposes in blocks
+ * The pure conversions of prepare (docs/semantics.md §10.5): int8 transposes in blocks
  * and the FRACTAL_NZ tiling (native loops, binding/util_ops.cc), int4 packing,
  * deq_scale re-encoding by bits, scale/offset checks. No I/O.
  */

@@ -1,5 +1,5 @@
 /**
- * The JSON side of an msModelSlim export (WEIGHTS.md §1.1–§1.2, §5 Inputs):
+ * The JSON side of an msModelSlim export (docs/semantics.md §10.1.1–§10.1.2, §10.5 Inputs):
  * `quant_model_description.json` (tensor name → quant type) and `config.json`
  * (`torch_dtype`, the params_dtype that decides the deq_scale encoding).
  */
@@ -12,7 +12,7 @@ import { jsonFileError, modelFileError } from './errors';
 export const DESCRIPTION_FILE = 'quant_model_description.json';
 export const CONFIG_FILE = 'config.json';
 
-/** Keys of the description object that do not name tensors (WEIGHTS.md §1.2). */
+/** Keys of the description object that do not name tensors (docs/semantics.md §10.1.2). */
 export const NON_TENSOR_KEYS: ReadonlySet<string> = new Set([
   'model_quant_type',
   'version',
@@ -77,7 +77,7 @@ export async function findDescriptionFile(modelDir: string): Promise<{ file: str
   throw modelFileError(modelDir, `${detail}; this does not look like an msModelSlim export`);
 }
 
-/** Parses the description. Non-string values and the non-tensor keys are skipped (WEIGHTS.md §1.2). */
+/** Parses the description. Non-string values and the non-tensor keys are skipped (docs/semantics.md §10.1.2). */
 export async function readDescription(modelDir: string): Promise<QuantDescription> {
   const { file, legacyName } = await findDescriptionFile(modelDir);
   const root = await readJson(file);

@@ -1,7 +1,7 @@
 /**
  * Per-row symmetric int4 quantization of activations, packed 8 per int32
  * (LSB first): what W4A4_DYNAMIC layers feed npu_quant_matmul. vllm-ascend
- * calls npu_dynamic_quant(x, dst_type=quint4x2) for it (WEIGHTS.md §3); the
+ * calls npu_dynamic_quant(x, dst_type=quint4x2) for it (docs/semantics.md §10.3); the
  * package has no native op for that yet, so this host version follows the
  * op-plugin reference formula with the same decisions as npuDynamicQuant:
  * s = f32(rowmax|x| / 7), q = sat[-8,7](rne(f32(x / s))), s = 0 → q = 0.

@@ -1,5 +1,5 @@
 /**
- * The small tensors of a layer (WEIGHTS.md §5 steps 2–4): deq_scale re-encoded
+ * The small tensors of a layer (docs/semantics.md §10.5 steps 2–4): deq_scale re-encoded
  * by bits for the output dtype, quant_bias, the activation reciprocal scale and
  * zero point (equal across fused parts), float32 weight scales, biases; and the
  * value checks (all-zero weight_offset, finite scales). Errors name the tensor.

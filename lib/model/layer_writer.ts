@@ -1,5 +1,5 @@
 /**
- * One layer of prepare (WEIGHTS.md §5, per quant type): the output tensors it
+ * One layer of prepare (docs/semantics.md §10.5, per quant type): the output tensors it
  * declares and their streaming write (small tensors from layer_params.ts; the
  * weight as transposed (k, n) ND, FRACTAL_NZ slabs, or int4-packed int32).
  * The source weight comes read ahead (WeightPrefetch); chunks are converted

@@ -1,7 +1,7 @@
 /**
- * Groups the described tensors into linear layers (WEIGHTS.md §1.3–§1.5, §3)
+ * Groups the described tensors into linear layers (docs/semantics.md §10.1.3–§10.1.5, §10.3)
  * and checks every tensor's presence, dtype and shape against the rules of
- * its quant type; optionally fuses q/k/v and gate/up (WEIGHTS.md §2.1, §5.5).
+ * its quant type; optionally fuses q/k/v and gate/up (docs/semantics.md §10.2.1, §10.5 step 5).
  */
 
 import { fmtShape } from '../tensor';
@@ -15,7 +15,7 @@ export const QUANT_TYPES: readonly QuantType[] = ['W8A8', 'W8A8_DYNAMIC', 'W4A4_
 
 /**
  * Whether a description tag is a linear-layer weight quant type (W8A8, W4A8_DYNAMIC,
- * W8A8_MXFP8, …: they all start with "W", WEIGHTS.md §1.2). The other tags (FLOAT,
+ * W8A8_MXFP8, …: they all start with "W", docs/semantics.md §10.1.2). The other tags (FLOAT,
  * C8 for the KV cache, FAQuant, …) mark tensors prepare passes through unchanged.
  */
 export function isLinearQuantTag(tag: string): boolean {

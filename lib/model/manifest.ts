@@ -1,6 +1,6 @@
 /**
- * `qmm-manifest.json`: what `prepareModel` wrote and how to load it (WEIGHTS.md
- * §5 Output): per layer the quant type, logical (k, n), every tensor's file,
+ * `qmm-manifest.json`: what `prepareModel` wrote and how to load it (docs/semantics.md
+ * §10.5 Output): per layer the quant type, logical (k, n), every tensor's file,
  * name, dtype, format (ND = 2, FRACTAL_NZ = 29) and storage dims, the fused
  * split points and dtypes; per input shard its sha256. Written last, so a
  * directory with a manifest is complete.

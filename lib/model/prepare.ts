@@ -1,6 +1,6 @@
 /**
  * prepareModel: an msModelSlim export → a directory the runtime loads with no
- * per-load transposes or casts (WEIGHTS.md §5). Layers are streamed one at a
+ * per-load transposes or casts (docs/semantics.md §10.5). Layers are streamed one at a
  * time, the next layer's weight read while the current one converts and its
  * chunks written while the next ones convert; the input shards are hashed from
  * those same reads. Output shards are written atomically, the manifest last,

@@ -1,7 +1,7 @@
 /**
  * QuantLinear: one prepared linear layer, its tensors built once at load
  * (weight (k, n) ND or FRACTAL_NZ, deq/weight scales, biases), and a forward
- * that does what vllm-ascend's apply does (WEIGHTS.md §2.2, §2.3, §3):
+ * that does what vllm-ascend's apply does (docs/semantics.md §10.2.2, §10.2.3, §10.3):
  *
  *   W8A8:          xq = npuQuantize(x, act_scale_recip, act_offset)   (both in x's dtype)
  *                  y  = npuQuantMatmul(xq, W, deq_scale, { bias: quant_bias, outputDtype })
@@ -124,7 +124,7 @@ export class QuantLinear {
     expectShape('weight', layer.quantType === 'W4A4_DYNAMIC' ? [layer.n, layer.k / 8] : [layer.k, layer.n]);
     expectShape('weight_nz', [layer.k, layer.n]);
     for (const role of ['deq_scale', 'quant_bias', 'weight_scale', 'bias'] as const) expectShape(role, [layer.n]);
-    // an NZ weight cannot have k or n equal to 1 (SPEC §1.5): use the ND copy then
+    // an NZ weight cannot have k or n equal to 1 (docs/semantics.md §1.5): use the ND copy then
     const nzUsable = tt.weight_nz !== undefined && opts.preferNz && layer.k > 1 && layer.n > 1;
     let weight = await files.tensor(nzUsable ? need('weight_nz') : need('weight'));
     weight = place(weight, opts.device);
@@ -143,7 +143,7 @@ export class QuantLinear {
       t.actOffset = await asX('act_offset');
     } else if (tt.bias !== undefined) {
       let bias = await files.tensor(tt.bias);
-      // a half bias must match the output dtype (SPEC §1.5); otherwise widen it once, exactly
+      // a half bias must match the output dtype (docs/semantics.md §1.5); otherwise widen it once, exactly
       if ((bias.dtype === 'float16' || bias.dtype === 'bfloat16') && bias.dtype !== layer.outputDtype) {
         bias = tensor(bias.toFloat32Array(), [...bias.shape], 'float32');
       }

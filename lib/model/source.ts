@@ -45,7 +45,7 @@ export class ModelSource {
     this.stats = stats;
   }
 
-  /** Opens every shard header (safetensors rules of WEIGHTS.md §4) and maps tensor names to shards. */
+  /** Opens every shard header (safetensors rules of docs/semantics.md §10.4) and maps tensor names to shards. */
   static async open(dir: string): Promise<ModelSource> {
     const entries = await fs.promises.readdir(dir).catch((e: Error) => {
       throw modelFileError(dir, `cannot list the model directory: ${e.message}`, undefined, e);

@@ -1,4 +1,4 @@
-/** npuFormatCast: ND <-> FRACTAL_NZ (SPEC §5). */
+/** npuFormatCast: ND <-> FRACTAL_NZ (docs/semantics.md §5). */
 
 import type { Tensor } from '../tensor';
 import { planFormatCast, type AclFormat, type FormatCastOptions } from '../validate/format_cast';

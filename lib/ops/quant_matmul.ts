@@ -1,4 +1,4 @@
-/** npuQuantMatmul: the quantized matmul of torch_npu.npu_quant_matmul (SPEC §1–§3). */
+/** npuQuantMatmul: the quantized matmul of torch_npu.npu_quant_matmul (docs/semantics.md §1–§3). */
 
 import type { Tensor } from '../tensor';
 import { planQuantMatmul, type QuantMatmulOptions } from '../validate/quant_matmul';
@@ -8,7 +8,7 @@ import { transQuantParam } from './trans_quant_param';
 const quantMatmul = defineOp({
   native: 'quantMatmul',
   plan: (x1: Tensor, x2: Tensor, scale: Tensor, options?: QuantMatmulOptions) => planQuantMatmul(x1, x2, scale, options),
-  // torch packs a float32 scale for int8/float16 output without pertoken (SPEC §2.2)
+  // torch packs a float32 scale for int8/float16 output without pertoken (docs/semantics.md §2.2)
   stage: (p) => (p.packScale ? { op: transQuantParam, args: [p.scale, p.offset] } : undefined),
   inputs: (p, packedScale) => ({
     x1: [p.x1, 'x1'],
@@ -24,7 +24,7 @@ const quantMatmul = defineOp({
 
 /**
  * x1 (…, m, k) @ x2 (…, k, n) with int8 (or int4-in-int32) inputs, dequantized
- * per SPEC §3. Runs off the event loop on the shared compute pool.
+ * per docs/semantics.md §3. Runs off the event loop on the shared compute pool.
  */
 export const npuQuantMatmul = quantMatmul.async;
 

@@ -1,4 +1,4 @@
-/** npuTransQuantParam: float32 scale (+ offset) -> int64 quant param (SPEC §4). */
+/** npuTransQuantParam: float32 scale (+ offset) -> int64 quant param (docs/semantics.md §4). */
 
 import type { Tensor } from '../tensor';
 import { planTransQuantParam, type TransQuantParamOptions } from '../validate/trans_quant_param';

@@ -1,5 +1,5 @@
 /**
- * safetensors header parsing and validation (WEIGHTS.md §4).
+ * safetensors header parsing and validation (docs/semantics.md §10.4).
  *
  * Layout: 8-byte little-endian u64 N, N bytes of UTF-8 JSON, then the byte
  * buffer. Every violation throws `QmmError('ERR_QMM_FILE')` whose message
@@ -325,7 +325,7 @@ function describeJson(v: JsonValue): string {
 
 // ---------------------------------------------------------------------------
 // Strict JSON: JSON.parse silently keeps the last of duplicate keys, a
-// parser differential (WEIGHTS.md §4, TOB-SFTN-7), so this parser rejects
+// parser differential (docs/semantics.md §10.4, TOB-SFTN-7), so this parser rejects
 // duplicates at every level. Numbers keep their source text so integers are
 // checked exactly. Lone surrogate escapes are rejected, as serde_json does.
 

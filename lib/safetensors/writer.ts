@@ -1,5 +1,5 @@
 /**
- * Writes safetensors files the way the reference writer does (WEIGHTS.md §4):
+ * Writes safetensors files the way the reference writer does (docs/semantics.md §10.4):
  * header starts with `{`, is padded with spaces to a multiple of 8 bytes, and
  * tensors are ordered by descending dtype alignment, then by name. Files are
  * written to a temp file in the same directory, fsynced and renamed into

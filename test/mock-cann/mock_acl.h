@@ -1,5 +1,5 @@
 // mock_acl.h - our own declarations of the CANN C ABI used by the mock
-// (SPEC §6.2 enums, §6.3 signatures). Written from SPEC.md; no CANN header
+// (docs/semantics.md §6.2 enums, §6.3 signatures). Written from docs/semantics.md; no CANN header
 // text is copied. Everything declared here is exported with C linkage.
 #ifndef MOCK_CANN_MOCK_ACL_H
 #define MOCK_CANN_MOCK_ACL_H

@@ -1,4 +1,4 @@
-// numerics.h - bit-level float helpers for the mock kernels (SPEC §3, §4).
+// numerics.h - bit-level float helpers for the mock kernels (docs/semantics.md §3, §4).
 // Compiled with -ffp-contract=off so no multiply-add is ever fused.
 #ifndef MOCK_CANN_NUMERICS_H
 #define MOCK_CANN_NUMERICS_H

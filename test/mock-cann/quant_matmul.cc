@@ -1,5 +1,5 @@
 // quant_matmul.cc - aclnnQuantMatmulV3/V4/V5/WeightNz: validation as on
-// A2/A3 (SPEC §1.2-§1.5, §2.1, §5) and the SPEC §3.7 arithmetic.
+// A2/A3 (docs/semantics.md §1.2-§1.5, §2.1, §5) and the docs/semantics.md §3.7 arithmetic.
 #include <climits>
 
 #include "op_common.h"
@@ -33,7 +33,7 @@ struct Plan {
   bool hasPt = false, hasBias = false;
 };
 
-// IsTransposeLastTwoDims (SPEC §1.2).
+// IsTransposeLastTwoDims (docs/semantics.md §1.2).
 bool is_transpose_last_two(const std::vector<int64_t>& sz, const std::vector<int64_t>& st) {
   size_t nd = sz.size();
   if (nd < 2 || nd > 6) return false;
@@ -73,7 +73,7 @@ Operand process(const TensorDesc& d, bool flag, bool nz) {
 bool is_float_scale(int dt) { return dt == ACL_FLOAT || dt == ACL_BF16; }
 bool is_int64_scale(int dt) { return dt == ACL_INT64 || dt == ACL_UINT64; }
 
-// 910B dtype rules (SPEC §1.5 aclnn V4/V5, §2.1). Returns "" if fine.
+// 910B dtype rules (docs/semantics.md §1.5 aclnn V4/V5, §2.1). Returns "" if fine.
 std::string check_dtypes(bool int4, int out, int scale, bool hasPt, int pt, bool hasBias, int bias,
                          bool hasOffset, int offset) {
   const char* on = dtype_name(out);
@@ -223,7 +223,7 @@ int validate(const Inputs& in, Plan* P) {
   std::string e = check_dtypes(P->int4, out.d.dtype, sc.d.dtype, pt.present, pt.d.dtype, bias.present,
                                bias.d.dtype, off.present, off.d.dtype);
   if (!e.empty()) return fail(kNnParamInvalid, fn, e);
-  // transposition (SPEC §1.2)
+  // transposition (docs/semantics.md §1.2)
   P->x1 = process(a, in.tX1, false);
   P->x2 = process(b, in.tX2, nz);
   if (P->int4 && P->x1.trans)
@@ -246,7 +246,7 @@ int validate(const Inputs& in, Plan* P) {
     for (int64_t v : *dv)
       if (v > INT32_MAX)
         return fail(kNnParamInvalid, fn, strf("Shape must be within the range [1, %d], but a dim is %lld", INT32_MAX, (long long)v));
-  // FRACTAL_NZ x2 (SPEC §5.1, §5.3): element-count check only
+  // FRACTAL_NZ x2 (docs/semantics.md §5.1, §5.3): element-count check only
   if (nz) {
     if (P->k == 1 || P->n == 1)
       return fail(kNnParamInvalid, fn, "when the format of x2 is FRACTAL_NZ, the last two dimensions of x2 can not be 1");
@@ -301,7 +301,7 @@ int validate(const Inputs& in, Plan* P) {
     return fail(kNnParamInvalid, fn,
                 strf("the shape of out should be %s, but is %s", shape_str(outShape).c_str(),
                      shape_str(out.d.view).c_str()));
-  // scale / offset / pertoken / bias shapes (SPEC §1.4)
+  // scale / offset / pertoken / bias shapes (docs/semantics.md §1.4)
   if (sc.d.view.size() != 1)
     return fail(kNnParamInvalid, fn, strf("the scale dim num must be 1, but is %zu", sc.d.view.size()));
   if (sc.d.view[0] != 1 && sc.d.view[0] != P->n)

@@ -1,4 +1,4 @@
-// The portable epilogue (SPEC §3.0–§3.5): the reference every vector
+// The portable epilogue (docs/semantics.md §3.0–§3.5): the reference every vector
 // epilogue must match bit for bit, and their fallback for leftover columns.
 #include "../numerics.h"
 #include "kernel.h"
