@@ -48,6 +48,10 @@ constexpr int64_t kPrefillKc = 1024;   // measured on Zen 4: 1024 > 512 > 256 wi
 constexpr int64_t kPrefillPanels = 16; // panels per prefill n block: 16 x 1024-deep = 256 KiB, in L2 (8, 32: same)
 constexpr int64_t kPrefillMc = 192;    // rows per gemm call: the A block stays in L2 across panel groups
 constexpr int64_t kPrefillMaxRows = 1024;  // rows per prefill task: its int32 tile is at most 1 MiB
+// Multiply-adds below which a call runs on the calling thread: waking the pool and
+// waiting for it costs more than a second core saves (measured on Zen 4: S2,
+// 15 x (1, 512) @ (512, 128) = 1M, 0.031 ms inline vs 0.040-0.048 ms on 2 threads).
+constexpr int64_t kInlineMacs = int64_t{1} << 21;
 
 // Everything the tasks of one call share.
 struct Call {
@@ -417,6 +421,7 @@ void quantMatmul(const QuantMatmulArgs& a) {
   const kern::Kernel& K = kern::active();
   const int64_t m = p.m, k = p.k, n = p.n;
   const int64_t kp = kern::kPad(k), panels = kern::panelsOf(n);
+  const InlineScope tiny(p.outBatches * m * kp * n <= kInlineMacs);
 
   // x1: every batch, every row, once
   std::unique_ptr<int8_t[]> aHold;
