@@ -48,10 +48,12 @@ constexpr int64_t kPrefillKc = 1024;   // measured on Zen 4: 1024 > 512 > 256 wi
 constexpr int64_t kPrefillPanels = 16; // panels per prefill n block: 16 x 1024-deep = 256 KiB, in L2 (8, 32: same)
 constexpr int64_t kPrefillMc = 192;    // rows per gemm call: the A block stays in L2 across panel groups
 constexpr int64_t kPrefillMaxRows = 1024;  // rows per prefill task: its int32 tile is at most 1 MiB
-// Multiply-adds below which a call runs on the calling thread: waking the pool and
-// waiting for it costs more than a second core saves (measured on Zen 4: S2,
-// 15 x (1, 512) @ (512, 128) = 1M, 0.031 ms inline vs 0.040-0.048 ms on 2 threads).
-constexpr int64_t kInlineMacs = int64_t{1} << 21;
+// Multiply-adds up to which a call runs on the calling thread, without waking
+// the pool. Measured on Zen 4 (2 cores): (1, 512) @ (512, 256) = 131K is as fast
+// or faster inline (0.012 ms); S2, 15 x (1, 512) @ (512, 128) = 983K, is faster
+// on the pool when the second core is free (0.021 vs 0.027 ms inline) and slower
+// when another process holds it (0.031 vs 0.027 ms).
+constexpr int64_t kInlineMacs = int64_t{1} << 18;
 
 // Everything the tasks of one call share.
 struct Call {
