@@ -13,25 +13,39 @@ namespace {
   throw Napi::TypeError::New(env, msg);
 }
 
-int64_t readInt(Napi::Env env, const Napi::Value& v, const std::string& what) {
-  if (!v.IsNumber()) typeError(env, what + " must be a number");
+// The name an error message gives a value: `key` + `field` (+ "[index]").
+// Built only when a message needs it: reading a descriptor is the per-call hot path.
+struct What {
+  const char* key;
+  const char* field = "";
+  int64_t index = -1;
+  std::string str() const {
+    std::string s = std::string(key) + field;
+    if (index >= 0) s += "[" + std::to_string(index) + "]";
+    return s;
+  }
+};
+
+int64_t readInt(Napi::Env env, const Napi::Value& v, const What& what) {
+  if (!v.IsNumber()) typeError(env, what.str() + " must be a number");
   const double d = v.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(d) || std::floor(d) != d || std::fabs(d) > 9007199254740991.0)
-    typeError(env, what + " must be a safe integer");
+    typeError(env, what.str() + " must be a safe integer");
   return static_cast<int64_t>(d);
 }
 
-std::vector<int64_t> readIntArray(Napi::Env env, const Napi::Value& v, const std::string& what) {
-  if (!v.IsArray()) typeError(env, what + " must be an array of integers");
+std::vector<int64_t> readIntArray(Napi::Env env, const Napi::Value& v, const What& what) {
+  if (!v.IsArray()) typeError(env, what.str() + " must be an array of integers");
   Napi::Array a = v.As<Napi::Array>();
-  if (a.Length() > static_cast<uint32_t>(kMaxRank)) typeError(env, what + " has more than 8 entries");
-  std::vector<int64_t> out(a.Length());
-  for (uint32_t i = 0; i < a.Length(); ++i) out[i] = readInt(env, a.Get(i), what + "[" + std::to_string(i) + "]");
+  const uint32_t len = a.Length();
+  if (len > static_cast<uint32_t>(kMaxRank)) typeError(env, what.str() + " has more than 8 entries");
+  std::vector<int64_t> out(len);
+  for (uint32_t i = 0; i < len; ++i) out[i] = readInt(env, a.Get(i), What{what.key, what.field, i});
   return out;
 }
 
 // Where the data of a tensor lives: a TypedArray, or a DeviceBuffer of `owner`.
-void readMemory(const Napi::Value& data, const std::string& name, const Backend& owner, KeepAlive& keep,
+void readMemory(const Napi::Value& data, const char* name, const Backend& owner, KeepAlive& keep,
                 Memory& mem) {
   if (data.IsTypedArray()) {
     const HostBytes h = hostBytes(data);
@@ -40,8 +54,8 @@ void readMemory(const Napi::Value& data, const std::string& name, const Backend&
     return;
   }
   DeviceBuffer* d = DeviceBuffer::unwrap(data);
-  if (d == nullptr) typeError(data.Env(), name + ".data must be a TypedArray or a DeviceBuffer");
-  std::shared_ptr<const DeviceAllocation> m = ownedMemory(*d, owner, name);
+  if (d == nullptr) typeError(data.Env(), std::string(name) + ".data must be a TypedArray or a DeviceBuffer");
+  std::shared_ptr<const DeviceAllocation> m = ownedMemory(*d, owner, std::string(name));
   mem = Memory{Memory::Kind::Device, m->ptr, m->bytes, m->device};
   keep.deviceMemory.push_back(std::move(m));
 }
@@ -78,23 +92,22 @@ ArgReader::ArgReader(const Napi::Value& args, const Backend& owner, KeepAlive& k
 
 ArgReader& ArgReader::tensor(const char* key, TensorArg& t) {
   Napi::Env env = args_.Env();
-  const std::string name(key);
   Napi::Value v = args_.Get(key);
-  if (!v.IsObject()) typeError(env, name + " must be a tensor descriptor object");
+  if (!v.IsObject()) typeError(env, std::string(key) + " must be a tensor descriptor object");
   Napi::Object o = v.As<Napi::Object>();
-  const int64_t dt = readInt(env, o.Get("dtype"), name + ".dtype");
+  const int64_t dt = readInt(env, o.Get("dtype"), What{key, ".dtype"});
   if (!isKnownDType(static_cast<int32_t>(dt)) || dt != static_cast<int32_t>(dt))
-    typeError(env, name + ".dtype is not a known dtype code");
+    typeError(env, std::string(key) + ".dtype is not a known dtype code");
   t.dtype = static_cast<DType>(dt);
-  const int64_t fmt = readInt(env, o.Get("format"), name + ".format");
+  const int64_t fmt = readInt(env, o.Get("format"), What{key, ".format"});
   if (fmt != static_cast<int64_t>(Format::ND) && fmt != static_cast<int64_t>(Format::FractalNZ))
-    typeError(env, name + ".format must be 2 (ND) or 29 (FRACTAL_NZ)");
+    typeError(env, std::string(key) + ".format must be 2 (ND) or 29 (FRACTAL_NZ)");
   t.format = static_cast<Format>(fmt);
-  t.shape = readIntArray(env, o.Get("shape"), name + ".shape");
-  t.strides = readIntArray(env, o.Get("strides"), name + ".strides");
-  t.offset = readInt(env, o.Get("offset"), name + ".offset");
-  t.storageShape = readIntArray(env, o.Get("storageShape"), name + ".storageShape");
-  readMemory(o.Get("data"), name, owner_, keep_, t.mem);
+  t.shape = readIntArray(env, o.Get("shape"), What{key, ".shape"});
+  t.strides = readIntArray(env, o.Get("strides"), What{key, ".strides"});
+  t.offset = readInt(env, o.Get("offset"), What{key, ".offset"});
+  t.storageShape = readIntArray(env, o.Get("storageShape"), What{key, ".storageShape"});
+  readMemory(o.Get("data"), key, owner_, keep_, t.mem);
   // an NZ weight's emulator packs are owned by its buffer (emulator/weight_packs.h)
   if (t.format == Format::FractalNZ && t.mem.kind == Memory::Kind::Host && t.mem.ptr != nullptr)
     t.packs = weightPacksOf(o.Get("data"));
@@ -112,7 +125,7 @@ ArgReader& ArgReader::optional(const char* key, std::optional<TensorArg>& out) {
 }
 
 ArgReader& ArgReader::int32(const char* key, int& out) {
-  const int64_t v = readInt(args_.Env(), args_.Get(key), key);
+  const int64_t v = readInt(args_.Env(), args_.Get(key), What{key});
   if (v != static_cast<int32_t>(v)) throw Napi::RangeError::New(args_.Env(), std::string(key) + " must fit in int32");
   out = static_cast<int>(v);
   return *this;

@@ -48,6 +48,12 @@ constexpr int64_t kPrefillKc = 1024;   // measured on Zen 4: 1024 > 512 > 256 wi
 constexpr int64_t kPrefillPanels = 16; // panels per prefill n block: 16 x 1024-deep = 256 KiB, in L2 (8, 32: same)
 constexpr int64_t kPrefillMc = 192;    // rows per gemm call: the A block stays in L2 across panel groups
 constexpr int64_t kPrefillMaxRows = 1024;  // rows per prefill task: its int32 tile is at most 1 MiB
+// Multiply-adds up to which a call runs on the calling thread, without waking
+// the pool. Measured on Zen 4 (2 cores): (1, 512) @ (512, 256) = 131K is as fast
+// or faster inline (0.012 ms); S2, 15 x (1, 512) @ (512, 128) = 983K, is faster
+// on the pool when the second core is free (0.021 vs 0.027 ms inline) and slower
+// when another process holds it (0.031 vs 0.027 ms).
+constexpr int64_t kInlineMacs = int64_t{1} << 18;
 
 // Everything the tasks of one call share.
 struct Call {
@@ -240,6 +246,29 @@ void runDecode(const Call& cl, const PackedWeight* owned, const std::vector<BSou
 
 // ---------------------------------------------------------------- prefill, owned pack
 
+// Output batches [b, b + count) that can run as one GEMM over their panels
+// side by side: they read the same x1 batch and consecutive x2 batches (an
+// x1 broadcast over a batched narrow weight, e.g. 31 x (256, 768) @ (768, 16)).
+// Their panels are then `panels` apart in a pack whose batches are contiguous,
+// and each broadcast of A feeds several panels instead of one.
+int64_t fusableRun(const MatmulPlan& p, int64_t b, int64_t limit) {
+  int64_t count = 1;
+  while (count < limit && b + count < p.outBatches && p.x1BatchOf[b + count] == p.x1BatchOf[b] &&
+         p.x2BatchOf[b + count] == p.x2BatchOf[b] + count)
+    ++count;
+  return count;
+}
+
+// Batches per fused group when the weight is narrower than a prefill n block:
+// enough panels per GEMM for the widest microkernel (4 panels), and groups
+// small enough to give every thread several tasks.
+int64_t batchGroup(int64_t outBatches, int64_t mBlocks, int64_t panels, int threads) {
+  if (panels >= kPrefillPanels) return 1;
+  const int64_t most = kPrefillPanels / panels, least = std::min<int64_t>(most, (4 + panels - 1) / panels);
+  const int64_t forThreads = (outBatches * mBlocks + 4 * threads - 1) / (4 * threads);
+  return std::clamp<int64_t>(forThreads, least, most);
+}
+
 void runPrefillOwned(const Call& cl, const PackedWeight& w) {
   const MatmulPlan& p = cl.p;
   const kern::Kernel& K = cl.K;
@@ -250,22 +279,38 @@ void runPrefillOwned(const Call& cl, const PackedWeight& w) {
   const int64_t opb = w.int4 ? kern::panelBytes4(kp) : kern::panelBytes(kp);
   const int64_t groupDiv = w.int4 ? 8 : 4;
   const int32_t corrMul = w.int4 ? K.corrMul4 : K.corrMul;
+  // groups of output batches run as one GEMM (fusableRun); one batch each when the weight is wide
+  const int64_t groupMax = batchGroup(p.outBatches, mBlocks, panels, computeThreads());
+  std::vector<std::pair<int64_t, int64_t>> groups;  // (first out batch, count)
+  for (int64_t b = 0; b < p.outBatches;) {
+    int64_t count = groupMax > 1 ? fusableRun(p, b, groupMax) : 1;
+    for (int64_t g = 1; g < count; ++g)  // panels of the run must sit batch after batch
+      if (w.batch[p.x2BatchOf[b + g]] != w.batch[p.x2BatchOf[b]] + g * panels * opb) count = g;
+    groups.emplace_back(b, count);
+    b += count;
+  }
+  const int64_t nGroups = static_cast<int64_t>(groups.size());
   parallelFor(
-      p.outBatches * mBlocks * nBlocks,
+      nGroups * mBlocks * nBlocks,
       [&](int64_t task) {
-        const int64_t nb = task % nBlocks, mi = (task / nBlocks) % mBlocks, b = task / nBlocks / mBlocks;
+        const int64_t nb = task % nBlocks, mi = (task / nBlocks) % mBlocks;
+        const auto [b, count] = groups[static_cast<size_t>(task / nBlocks / mBlocks)];
         const int64_t m0 = mi * mc, m1 = std::min(m, m0 + mc);
         const int64_t p0 = nb * ncp, p1 = std::min(panels, p0 + ncp);
         const int64_t x1b = p.x1BatchOf[b], x2b = p.x2BatchOf[b];
+        // a fused group spans whole batches (nBlocks == 1): its panels follow batch after batch
+        const int64_t width = count > 1 ? count * panels : p1 - p0;
         thread_local std::vector<int32_t> cTile;
-        const int64_t ldc = ncp * kern::kPanel;
+        const int64_t ldc = std::max(ncp, width) * kern::kPanel;
         cTile.resize(static_cast<size_t>(mc * ldc));
         int32_t* c = cTile.data();
         for (int64_t k0 = 0; k0 < kp; k0 += kPrefillKc)
           gemm(cl.aRow(x1b, m0) + k0, kp, m1 - m0, w.batch[x2b] + p0 * opb + k0 / groupDiv * kern::kGroupBytes, opb,
-               p1 - p0, std::min(kPrefillKc, kp - k0), c, ldc, k0 != 0);
+               width, std::min(kPrefillKc, kp - k0), c, ldc, k0 != 0);
         const int64_t n0 = p0 * kern::kPanel, n1 = std::min(n, p1 * kern::kPanel);
-        for (int64_t i = m0; i < m1; ++i) cl.finish(b, i, c + (i - m0) * ldc, n0, n1, corrMul);
+        for (int64_t g = 0; g < count; ++g)
+          for (int64_t i = m0; i < m1; ++i)
+            cl.finish(b + g, i, c + (i - m0) * ldc + g * panels * kern::kPanel, n0, n1, corrMul);
       },
       [&] { return cancelled(cl.a.cancel); });
   if (cancelled(cl.a.cancel)) fail(ErrorCode::Aborted, "the operation was aborted");
@@ -273,32 +318,52 @@ void runPrefillOwned(const Call& cl, const PackedWeight& w) {
 
 // ---------------------------------------------------------------- prefill, panels packed per task
 
-// Tasks own (x2 batch, n block, row range). The rows of an x2 batch are those
-// of every output batch that reads it, so a weight broadcast over x1 batches
-// is packed once per n block, not once per batch.
+// Tasks own (x2 batches, n block, row range). The rows of an x2 batch are
+// those of every output batch that reads it, so a weight broadcast over x1
+// batches is packed once per n block, not once per batch. A weight narrower
+// than an n block runs several x2 batches reading the same x1 rows (an x1
+// broadcast over a batched weight) as one GEMM over their panels side by side.
 void runPrefillPanels(const Call& cl, const std::vector<BSource>& src) {
   const MatmulPlan& p = cl.p;
   const kern::Kernel& K = cl.K;
   const int64_t m = cl.m, n = cl.n, kp = cl.kp, panels = cl.panels;
   std::vector<std::vector<int64_t>> batchesOf(static_cast<size_t>(p.x2Batches));  // out batches per x2 batch
   for (int64_t b = 0; b < p.outBatches; ++b) batchesOf[static_cast<size_t>(p.x2BatchOf[b])].push_back(b);
+  // x2 batches g and h can share a GEMM when their row lists read the same x1 rows
+  auto sameRows = [&](int64_t g, int64_t h) {
+    const auto &u = batchesOf[static_cast<size_t>(g)], &v = batchesOf[static_cast<size_t>(h)];
+    if (u.size() != v.size()) return false;
+    for (size_t j = 0; j < u.size(); ++j)
+      if (p.x1BatchOf[u[j]] != p.x1BatchOf[v[j]]) return false;
+    return true;
+  };
   struct Slice {
-    int64_t x2b, r0, r1;  // rows [r0, r1) of the x2 batch's row list (out batch t / m, row t % m)
+    int64_t x2b, count, r0, r1;  // x2 batches [x2b, x2b + count), rows [r0, r1) of x2b's row list
   };
   const int threads = computeThreads();
   const int64_t ncp = kPrefillPanels, nBlocks = (panels + ncp - 1) / ncp;
-  int64_t groups = 0;
-  for (const auto& v : batchesOf) groups += v.empty() ? 0 : 1;
+  const int64_t groupMax = batchGroup(p.x2Batches, 1, panels, threads);
+  std::vector<std::pair<int64_t, int64_t>> runs;  // (first x2 batch, count) with rows
+  for (int64_t g = 0; g < p.x2Batches;) {
+    if (batchesOf[static_cast<size_t>(g)].empty()) {
+      ++g;
+      continue;
+    }
+    int64_t count = 1;
+    while (count < groupMax && g + count < p.x2Batches && sameRows(g, g + count)) ++count;
+    runs.emplace_back(g, count);
+    g += count;
+  }
+  const int64_t groups = static_cast<int64_t>(runs.size());
   std::vector<Slice> slices;
-  for (int64_t g = 0; g < p.x2Batches; ++g) {
+  for (const auto& [g, count] : runs) {
     const int64_t rows = static_cast<int64_t>(batchesOf[g].size()) * m;
-    if (rows == 0) continue;
     // split rows when there are too few tasks for the threads (each slice packs its panels again)
     int64_t split = std::max<int64_t>(1, (2 * threads + groups * nBlocks - 1) / (groups * nBlocks));
     split = std::min(split, std::max<int64_t>(1, rows / 64));
     split = std::max(split, (rows + kPrefillMaxRows - 1) / kPrefillMaxRows);
     const int64_t per = (rows + split - 1) / split;
-    for (int64_t r0 = 0; r0 < rows; r0 += per) slices.push_back({g, r0, std::min(rows, r0 + per)});
+    for (int64_t r0 = 0; r0 < rows; r0 += per) slices.push_back({g, count, r0, std::min(rows, r0 + per)});
   }
   const int64_t st = kPrefillKc / 4 * kern::kGroupBytes;  // bytes per packed panel block
   parallelFor(
@@ -307,18 +372,23 @@ void runPrefillPanels(const Call& cl, const std::vector<BSource>& src) {
         const Slice& sl = slices[static_cast<size_t>(task / nBlocks)];
         const int64_t nb = task % nBlocks, p0 = nb * ncp, p1 = std::min(panels, p0 + ncp);
         const std::vector<int64_t>& outs = batchesOf[static_cast<size_t>(sl.x2b)];
+        // a run of several batches spans whole batches (nBlocks == 1): panels batch after batch
+        const int64_t width = sl.count > 1 ? sl.count * panels : p1 - p0;
         // per task, not thread_local: up to 1.6 MiB that should not stay with every pool thread
         std::unique_ptr<int32_t[]> cHold;
         std::unique_ptr<int8_t[]> bHold;
-        const int64_t ldc = ncp * kern::kPanel, rows = sl.r1 - sl.r0;
+        const int64_t ldc = std::max(ncp, width) * kern::kPanel, rows = sl.r1 - sl.r0;
         int32_t* c = alignedBuffer(cHold, static_cast<size_t>(rows * ldc));
-        const bool rowsN = src[sl.x2b].kind == BSource::Kind::RowsN;
-        int8_t* bp = alignedBuffer(bHold, static_cast<size_t>(ncp * st + (rowsN ? kPrefillKc * (ldc + 64) : 0)));
+        const bool rowsN = sl.count == 1 && src[sl.x2b].kind == BSource::Kind::RowsN;
+        int8_t* bp = alignedBuffer(bHold, static_cast<size_t>(std::max(ncp, width) * st +
+                                                              (rowsN ? kPrefillKc * (ldc + 64) : 0)));
         for (int64_t k0 = 0; k0 < kp; k0 += kPrefillKc) {
           const int64_t kc = std::min(kPrefillKc, kp - k0), stc = kc / 4 * kern::kGroupBytes;
           if (rowsN) packRowsNBlock(src[sl.x2b], K, p0, p1, k0, kc, bp + ncp * st, bp, stc);
           else
-            for (int64_t q = p0; q < p1; ++q) packBPanel(src[sl.x2b], K, q, k0, kc, bp + (q - p0) * stc);
+            for (int64_t g = 0; g < sl.count; ++g)
+              for (int64_t q = p0; q < p1; ++q)
+                packBPanel(src[sl.x2b + g], K, q, k0, kc, bp + (g * panels + q - p0) * stc);
           // runs of rows contiguous in packed x1, at most kPrefillMc at a time
           for (int64_t r = sl.r0; r < sl.r1;) {
             const int64_t b = outs[static_cast<size_t>(r / m)], i = r % m;
@@ -329,13 +399,17 @@ void runPrefillPanels(const Call& cl, const std::vector<BSource>& src) {
               if (cl.aRow(p.x1BatchOf[bb], ii) != a0 + len * kp) break;
               ++len;
             }
-            K.gemm(a0 + k0, kp, len, bp, stc, p1 - p0, kc, c + (r - sl.r0) * ldc, ldc, k0 != 0);
+            K.gemm(a0 + k0, kp, len, bp, stc, width, kc, c + (r - sl.r0) * ldc, ldc, k0 != 0);
             r += len;
           }
         }
         const int64_t n0 = p0 * kern::kPanel, n1 = std::min(n, p1 * kern::kPanel);
-        for (int64_t r = sl.r0; r < sl.r1; ++r)
-          cl.finish(outs[static_cast<size_t>(r / m)], r % m, c + (r - sl.r0) * ldc, n0, n1, K.corrMul);
+        for (int64_t g = 0; g < sl.count; ++g) {
+          const std::vector<int64_t>& outsG = batchesOf[static_cast<size_t>(sl.x2b + g)];
+          for (int64_t r = sl.r0; r < sl.r1; ++r)
+            cl.finish(outsG[static_cast<size_t>(r / m)], r % m, c + (r - sl.r0) * ldc + g * panels * kern::kPanel, n0, n1,
+                      K.corrMul);
+        }
       },
       [&] { return cancelled(cl.a.cancel); });
   if (cancelled(cl.a.cancel)) fail(ErrorCode::Aborted, "the operation was aborted");
@@ -349,6 +423,7 @@ void quantMatmul(const QuantMatmulArgs& a) {
   const kern::Kernel& K = kern::active();
   const int64_t m = p.m, k = p.k, n = p.n;
   const int64_t kp = kern::kPad(k), panels = kern::panelsOf(n);
+  const InlineScope tiny(p.outBatches * m * kp * n <= kInlineMacs);
 
   // x1: every batch, every row, once
   std::unique_ptr<int8_t[]> aHold;

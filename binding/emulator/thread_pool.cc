@@ -151,7 +151,12 @@ Pool& pool() {
   return *p;
 }
 
+thread_local bool runInline = false;
+
 }  // namespace
+
+InlineScope::InlineScope(bool enable) : previous_(runInline) { runInline = previous_ || enable; }
+InlineScope::~InlineScope() { runInline = previous_; }
 
 int computeThreads() {
   static const int n = readThreadCount();
@@ -160,6 +165,13 @@ int computeThreads() {
 
 void parallelFor(int64_t count, const std::function<void(int64_t)>& fn, const std::function<bool()>& stop) {
   if (count <= 0) return;
+  if (runInline) {
+    for (int64_t i = 0; i < count; ++i) {
+      if (stop && stop()) return;
+      fn(i);
+    }
+    return;
+  }
   auto job = std::make_shared<Job>();
   job->fn = &fn;
   job->stop = stop ? &stop : nullptr;

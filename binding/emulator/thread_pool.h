@@ -16,4 +16,17 @@ int computeThreads();
 void parallelFor(int64_t count, const std::function<void(int64_t)>& fn,
                  const std::function<bool()>& stop = {});
 
+// While one is alive, parallelFor on this thread runs every task on the
+// calling thread: for work so small that waking the pool costs more than it saves.
+class InlineScope {
+ public:
+  explicit InlineScope(bool enable);
+  ~InlineScope();
+  InlineScope(const InlineScope&) = delete;
+  InlineScope& operator=(const InlineScope&) = delete;
+
+ private:
+  bool previous_;
+};
+
 }  // namespace qmm
