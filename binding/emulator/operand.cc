@@ -33,7 +33,7 @@ int64_t nzC0ForMatmul(DType d) { return d == DType::Int32 ? 8 : 32; }
 
 namespace {
 
-// Physical ND element (r, c) of an NZ batch starting at `base` (SPEC §5.1):
+// Physical ND element (r, c) of an NZ batch starting at `base` (docs/semantics.md §5.1):
 // NZ[c1][r1][r0][c0] = A[r1*16 + r0][c1*C0 + c0].
 template <typename T>
 inline T nzAt(const T* data, int64_t base, int64_t rows1, int64_t c0, int64_t r, int64_t c) {
@@ -69,7 +69,7 @@ struct X2Reader {
   // Logical int8 (or unpacked int4) element (kk, j) of the (k, n) matrix.
   int8_t value(bool int4, int64_t kk, int64_t j) const {
     if (!int4) return at<int8_t>(kk, j);
-    // transposed: view (k/8, n) of (n, k/8), packed along k; else view (k, n/8), packed along n (SPEC §1.3)
+    // transposed: view (k/8, n) of (n, k/8), packed along k; else view (k, n/8), packed along n (docs/semantics.md §1.3)
     const int32_t w = transposed ? at<int32_t>(kk / 8, j) : at<int32_t>(kk, j / 8);
     return static_cast<int8_t>(num::int4At(w, static_cast<int>(transposed ? kk % 8 : j % 8)));
   }

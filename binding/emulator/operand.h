@@ -20,7 +20,7 @@ int64_t batchOffset(const TensorArg& t, int64_t b);
 // Number of batches of a tensor (product of all dims but the last two).
 int64_t batchCount(const TensorArg& t);
 
-// C0 of the FRACTAL_NZ weight QuantMatmul reads: 32 int8, or 8 int32 holding int4 (SPEC §5.1).
+// C0 of the FRACTAL_NZ weight QuantMatmul reads: 32 int8, or 8 int32 holding int4 (docs/semantics.md §5.1).
 int64_t nzC0ForMatmul(DType d);
 
 // Rows [r0, r1) of x1 batch `b` into dst (rows of lda bytes, zero padded past k)
@@ -35,7 +35,7 @@ struct BSource {
     RowsK,     // element (kk, j) at base[j*ld + kk]                          (ND (n, k), k contiguous)
     NzN,       // NZ of the physical (k, n): per 32-column block c1, rows of 32 at base[c1*blk + kk*32 + j%32]
     NzK,       // NZ of the physical (n, k): element at base[((kk/32)*n1 + j/16)*512 + (j%16)*32 + kk%32]
-    Int4N,     // int4 packed along n: word (kk, jw) at words[kk*ld + col(jw)], nibble j%8 (SPEC §1.3)
+    Int4N,     // int4 packed along n: word (kk, jw) at words[kk*ld + col(jw)], nibble j%8 (docs/semantics.md §1.3)
     Int4K,     // int4 packed along k: word (j, kw) at words[j*ld + col(kw)], nibble kk%8
     Generic,   // anything else (odd strides): element by element
   };

@@ -1,4 +1,4 @@
-// One compute pool for the process (DESIGN decision 6): sized by
+// One compute pool for the process (docs/architecture.md, decision 6): sized by
 // QMM_NUM_THREADS or the core count, shared by every op and every caller
 // thread, so many in-flight Promises never oversubscribe the cores.
 #pragma once

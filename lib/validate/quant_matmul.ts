@@ -1,6 +1,6 @@
 /**
  * Every check npuQuantMatmul makes before it computes: what an Atlas A2/A3
- * device rejects (SPEC §1.3–§1.5 and the dtype table of §2.1), with the
+ * device rejects (docs/semantics.md §1.3–§1.5 and the dtype table of §2.1), with the
  * upstream message text quoted so CI on the emulator catches what would fail
  * on the device.
  */
@@ -14,9 +14,9 @@ import { fmtShape, isTransposedNzView, type Tensor } from '../tensor';
 import { commonDevice, fail, optionalTensor, requireND, requireOptions, requireSignal, requireTensor } from './common';
 
 export interface QuantMatmulOptions {
-  /** float32 (1,) or (n,); int8 output only (SPEC §1.4). */
+  /** float32 (1,) or (n,); int8 output only (docs/semantics.md §1.4). */
   offset?: Tensor | null;
-  /** float32 (m,), shared by every batch (SPEC §1.1). */
+  /** float32 (m,), shared by every batch (docs/semantics.md §1.1). */
   pertokenScale?: Tensor | null;
   /** int32 / bfloat16 / float16 / float32, (n,) or (B, 1, n) for 3-D outputs. */
   bias?: Tensor | null;
@@ -43,13 +43,13 @@ export interface QuantMatmulPlan {
   k: number;
   n: number;
   int4: boolean;
-  /** float32 scale that torch packs with npu_trans_quant_param first (SPEC §2.2). */
+  /** float32 scale that torch packs with npu_trans_quant_param first (docs/semantics.md §2.2). */
   packScale: boolean;
   device: Device;
   signal?: AbortSignal;
 }
 
-/** aclnn's IsTransposeLastTwoDims (SPEC §1.2). */
+/** aclnn's IsTransposeLastTwoDims (docs/semantics.md §1.2). */
 export function isTransposeLastTwoDims(t: Tensor): boolean {
   const nd = t.ndim;
   if (nd < 2 || nd > 6) return false;
@@ -68,7 +68,7 @@ function dtypeError(argument: string, message: string): never {
   fail('ERR_QMM_DTYPE', argument, message);
 }
 
-/** numpy-style right-aligned broadcast of the batch dims, with torch's error text (SPEC §1.1). */
+/** numpy-style right-aligned broadcast of the batch dims, with torch's error text (docs/semantics.md §1.1). */
 export function broadcastBatch(x1: Tensor, x2: Tensor): number[] {
   const b1 = x1.shape.slice(0, -2);
   const b2 = x2.shape.slice(0, -2);
@@ -110,7 +110,7 @@ export function planQuantMatmul(x1v: unknown, x2v: unknown, scalev: unknown, opt
   }
   const device = commonDevice([['x1', x1], ['x2', x2], ['scale', scale], ['options.offset', offset], ['options.pertokenScale', pertokenScale], ['options.bias', bias]]);
 
-  // dtypes of x1/x2 (SPEC §1.5, §2.1)
+  // dtypes of x1/x2 (docs/semantics.md §1.5, §2.1)
   if (x1.dtype !== 'int8' && x1.dtype !== 'int32') dtypeError('x1', `must be int8, or int32 holding 8 int4 values each, got ${x1.dtype}`);
   if (x1.dtype === 'int8' && x2.dtype === 'int32') {
     fail('ERR_QMM_UNSUPPORTED', 'x2', 'int8 x1 with int32 (int4) x2 is the A8W4 mode, which needs group_sizes; it is not supported by this package (docs/semantics.md §2.1 row 10)');
@@ -133,12 +133,12 @@ export function planQuantMatmul(x1v: unknown, x2v: unknown, scalev: unknown, opt
     fail('ERR_QMM_SHAPE', x1.numel === 0 ? 'x1' : 'x2', `QuantMatmul not support to process empty tensor currently (x1 ${fmtShape(x1.shape)}, x2 ${fmtShape(x2.shape)})`);
   }
 
-  // transposition from strides (SPEC §1.2, §5.3)
+  // transposition from strides (docs/semantics.md §1.2, §5.3)
   const x1T = isTransposeLastTwoDims(x1);
   const x2T = nz ? isTransposedNzView(x2) : isTransposeLastTwoDims(x2);
   if (int4 && x1T) fail('ERR_QMM_SHAPE', 'x1', 'TransposeX1 should be false in a4w4/a8w4 scenario: an int32 (int4) x1 cannot be a transposed view');
 
-  // m, k, n (SPEC §1.1, §1.3)
+  // m, k, n (docs/semantics.md §1.1, §1.3)
   const r1 = x1.ndim;
   const r2 = x2.ndim;
   const m = x1.shape[r1 - 2];
@@ -178,7 +178,7 @@ export function planQuantMatmul(x1v: unknown, x2v: unknown, scalev: unknown, opt
     }
   }
 
-  // the physical last dims (SPEC §1.3); exempt with int8 inputs, a float scale and a pertoken scale
+  // the physical last dims (docs/semantics.md §1.3); exempt with int8 inputs, a float scale and a pertoken scale
   const x1Last = x1T ? m : k;
   const x2Last = x2T ? k : n;
   const exempt = !int4 && pertokenScale !== undefined && (scale.dtype === 'float32' || scale.dtype === 'bfloat16');
@@ -189,7 +189,7 @@ export function planQuantMatmul(x1v: unknown, x2v: unknown, scalev: unknown, opt
   const batch = broadcastBatch(x1, x2);
   const outShape = [...batch, m, n];
 
-  // scale (SPEC §1.4)
+  // scale (docs/semantics.md §1.4)
   if (scale.dtype !== 'int64' && scale.dtype !== 'float32' && scale.dtype !== 'bfloat16') {
     dtypeError('scale', `must be int64 (from npuTransQuantParam), float32 or bfloat16, got ${scale.dtype}`);
   }
@@ -211,7 +211,7 @@ export function planQuantMatmul(x1v: unknown, x2v: unknown, scalev: unknown, opt
     if (pertokenScale.shape[0] !== m) fail('ERR_QMM_SHAPE', 'options.pertokenScale', `PertokenScaleOptional 1st dim should be equal to x1 m dim ${m}, but actually is ${pertokenScale.shape[0]}`);
   }
 
-  // bias (SPEC §1.4)
+  // bias (docs/semantics.md §1.4)
   if (bias) {
     if (!['int32', 'bfloat16', 'float16', 'float32'].includes(bias.dtype)) {
       dtypeError('options.bias', `bias's type supported for int32, bfloat16, float16 and float32, but bias.dtype is ${bias.dtype}`);
@@ -236,7 +236,7 @@ export function planQuantMatmul(x1v: unknown, x2v: unknown, scalev: unknown, opt
   return { x1, x2, scale, offset, pertokenScale, bias, outputDtype, outShape, m, k, n, int4, packScale, device, signal };
 }
 
-/** The A2/A3 dtype table (SPEC §2.1, the aclnn checkers of §1.5). */
+/** The A2/A3 dtype table (docs/semantics.md §2.1, the aclnn checkers of §1.5). */
 function checkDtypeCombination(int4: boolean, scale: DType, out: OutputDType, pertoken: boolean, bias: DType | undefined): void {
   const biasIn = (allowed: DType[]) => bias === undefined || allowed.includes(bias);
   if (pertoken) {
