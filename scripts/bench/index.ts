@@ -270,17 +270,20 @@ async function ortRunners(ort: Ort, p: Prepared, s: Shape, threads: number): Pro
  * again) so that every one sees the same machine conditions (shared VMs drift
  * by tens of percent within a minute) while each block keeps its own weight
  * hot in the caches. The first call of a block is a warm-up (unless `cold`);
- * a short pause between blocks lets spinning worker threads (ours and
- * onnxruntime's) go idle. Medians in ms; a null runner gives null.
+ * a pause between blocks lets spinning worker threads (ours and
+ * onnxruntime's) go idle, and the order of the blocks rotates every round, so
+ * no runner always follows the same one (a block right after onnxruntime's
+ * runs measurably slower). Medians in ms; a null runner gives null.
  */
 async function timeInterleaved(fns: Array<(() => unknown) | null>, opts: { minReps: number; maxReps: number; budgetMs: number; cold?: boolean }): Promise<{ ms: Array<number | null>; reps: number }> {
   const t: number[][] = fns.map(() => []);
   const start = now();
   const blockMs = Math.max(50, opts.budgetMs / 8 / fns.length);
-  const pause = () => new Promise((r) => setTimeout(r, 5));
+  const pause = () => new Promise((r) => setTimeout(r, 20));
   const enough = () => t.every((x, i) => !fns[i] || x.length >= opts.minReps);
-  while (!enough() || (now() - start < opts.budgetMs && t.some((x, i) => fns[i] && x.length < opts.maxReps))) {
-    for (let i = 0; i < fns.length; i++) {
+  for (let round = 0; !enough() || (now() - start < opts.budgetMs && t.some((x, i) => fns[i] && x.length < opts.maxReps)); round++) {
+    for (let j = 0; j < fns.length; j++) {
+      const i = (j + round) % fns.length;
       const f = fns[i];
       if (!f) continue;
       await pause();
