@@ -19,7 +19,7 @@ namespace qmm {
 
 // The version of the interface between lib/native.ts and this addon; bump it
 // with every change either side must know about (lib/native.ts checks it).
-constexpr int kAbiVersion = 2;
+constexpr int kAbiVersion = 3;
 
 InstanceData& instanceData(Napi::Env env) { return *env.GetInstanceData<InstanceData>(); }
 

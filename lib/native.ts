@@ -69,6 +69,13 @@ export interface NativeConstants {
   readonly emulatedDeviceCount: number;
 }
 
+/** exports.util of the addon (binding/util_ops.h): bounds-checked, TypeError/RangeError on bad arguments. */
+export interface NativeUtilOps {
+  transposeInt8(src: Int8Array, srcCols: number, r0: number, r1: number, c0: number, c1: number, dst: Int8Array, dstStride: number, dstCol: number): void;
+  /** -1, or the index in src of the first value outside [-8, 7]. */
+  packInt4(src: Int8Array, k: number, dst: Int32Array): number;
+}
+
 export interface MockCannStats {
   liveDeviceAllocs: number;
   liveDeviceBytes: number;
@@ -105,6 +112,8 @@ export interface NativeAddon {
   CancelToken: abstract new () => NativeCancelToken;
   DeviceBuffer: abstract new () => NativeDeviceBuffer;
   emulator: NativeEmulatorHooks;
+  /** The native loops of `qmm prepare` (binding/util_ops.h). */
+  util: NativeUtilOps;
   /** Controls of the mock CANN runtime: only in a build with the test option (QMM_BUILD_TESTS). */
   cannMock?: {
     stats(): MockCannStats | null;
@@ -118,7 +127,7 @@ export interface NativeAddon {
  * The version of the interface between this file and the addon
  * (binding/addon.cc kAbiVersion): a binary with another one is stale.
  */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 let cached: NativeAddon | undefined;
 let loadedFrom: string | undefined;

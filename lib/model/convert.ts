@@ -4,33 +4,15 @@
  * deq_scale re-encoding by bits, scale/offset checks. No I/O.
  */
 
-import { QmmError } from '../errors';
 import { bf16ToF32, f16ToF32 } from '../half';
-import { loadNative, nativePath } from '../native';
+import { loadNative, type NativeUtilOps } from '../native';
 import type { SafetensorsDtype } from '../safetensors/header';
 
 /** Thrown by the checks below; prepare turns it into ERR_QMM_FILE naming file and tensor. */
 export class RuleError extends Error {}
 
-/** exports.util of the addon (binding/util_ops.h). */
-interface NativeUtilOps {
-  transposeInt8(src: Int8Array, srcCols: number, r0: number, r1: number, c0: number, c1: number, dst: Int8Array, dstStride: number, dstCol: number): void;
-  /** -1, or the index in src of the first value outside [-8, 7]. */
-  packInt4(src: Int8Array, k: number, dst: Int32Array): number;
-}
-
-let util: NativeUtilOps | undefined;
-
-function utilOps(): NativeUtilOps {
-  if (util === undefined) {
-    const u = (loadNative() as unknown as { util?: NativeUtilOps }).util;
-    if (u === undefined) {
-      throw new QmmError('ERR_QMM_BACKEND', `the native addon ${nativePath() ?? ''} has no util ops (prepare's transposes): it is older than this package; rebuild it (npx cmake-js build)`);
-    }
-    util = u;
-  }
-  return util;
-}
+/** The addon's util ops (a binary without them has an older ABI version and is refused at load). */
+const utilOps = (): NativeUtilOps => loadNative().util;
 
 /**
  * dst[(c - c0) * dstStride + dstCol + (r - r0)] = src[r * srcCols + c] for r in [r0, r1), c in [c0, c1):
