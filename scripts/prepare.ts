@@ -26,7 +26,7 @@ Output: qmm-prepared*.safetensors and qmm-manifest.json, written into
 <out>.tmp-<pid> and renamed to <out> only when everything succeeded.
 Load it with QuantLinear.load(<out>, layerName) or loadModel(<out>).`;
 
-const PHASE_TITLE: Record<Exclude<PrepareProgress['phase'], 'done'>, string> = { scan: 'checking layers', hash: 'hashing inputs', convert: 'converting' };
+const PHASE_TITLE: Record<Exclude<PrepareProgress['phase'], 'done'>, string> = { scan: 'checking layers', convert: 'converting' };
 
 function report(reporter: PhaseReporter, p: PrepareProgress): void {
   if (p.phase === 'done') reporter.finish();

@@ -29,12 +29,8 @@ import { WeightPrefetch } from './weight_prefetch';
 import { WriteRing } from './write_ring';
 
 export interface PrepareProgress {
-  /**
-   * scan: headers and small tensors checked; convert: layers written (and the
-   * inputs hashed on the way). 'hash' is no longer reported: hashing is part
-   * of convert.
-   */
-  readonly phase: 'scan' | 'hash' | 'convert' | 'done';
+  /** scan: headers and small tensors checked; convert: layers written (and the inputs hashed on the way). */
+  readonly phase: 'scan' | 'convert' | 'done';
   /** Bytes (convert) or layers (scan) done so far. */
   readonly done: number;
   readonly total: number;
