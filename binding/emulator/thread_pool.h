@@ -11,6 +11,9 @@ namespace qmm {
 int computeThreads();
 
 // Runs fn(i) for i in [0, count) on the pool; the calling thread helps.
+// Each thread first runs its own contiguous share of the tasks (the same
+// share on every call of the same size, so a repeated call finds its data
+// in that core's cache), then takes what others have not started.
 // Exceptions thrown by fn are rethrown here (the first one wins). When
 // `stop` becomes true, tasks not yet started are skipped.
 void parallelFor(int64_t count, const std::function<void(int64_t)>& fn,
