@@ -19,7 +19,7 @@ namespace qmm {
 
 // The version of the interface between lib/native.ts and this addon; bump it
 // with every change either side must know about (lib/native.ts checks it).
-constexpr int kAbiVersion = 3;
+constexpr int kAbiVersion = 4;
 
 InstanceData& instanceData(Napi::Env env) { return *env.GetInstanceData<InstanceData>(); }
 
@@ -53,6 +53,7 @@ Napi::Object makeConstants(Napi::Env env) {
   c.Set("formats", formats);
   c.Set("maxRank", kMaxRank);
   c.Set("emulatedDeviceCount", kEmulatedDeviceCount);
+  c.Set("opArgs", opArgNames(env));
   c.Freeze();
   return c;
 }

@@ -1,6 +1,7 @@
 #include "marshal.h"
 
 #include <cmath>
+#include <cstring>
 
 #include "ops.h"
 #include "pack_owner.h"
@@ -26,22 +27,10 @@ struct What {
   }
 };
 
-int64_t readInt(Napi::Env env, const Napi::Value& v, const What& what) {
-  if (!v.IsNumber()) typeError(env, what.str() + " must be a number");
-  const double d = v.As<Napi::Number>().DoubleValue();
+int64_t toInt(Napi::Env env, double d, const What& what) {
   if (!std::isfinite(d) || std::floor(d) != d || std::fabs(d) > 9007199254740991.0)
     typeError(env, what.str() + " must be a safe integer");
   return static_cast<int64_t>(d);
-}
-
-std::vector<int64_t> readIntArray(Napi::Env env, const Napi::Value& v, const What& what) {
-  if (!v.IsArray()) typeError(env, what.str() + " must be an array of integers");
-  Napi::Array a = v.As<Napi::Array>();
-  const uint32_t len = a.Length();
-  if (len > static_cast<uint32_t>(kMaxRank)) typeError(env, what.str() + " has more than 8 entries");
-  std::vector<int64_t> out(len);
-  for (uint32_t i = 0; i < len; ++i) out[i] = readInt(env, a.Get(i), What{what.key, what.field, i});
-  return out;
 }
 
 // Where the data of a tensor lives: a TypedArray, or a DeviceBuffer of `owner`.
@@ -61,6 +50,24 @@ void readMemory(const Napi::Value& data, const char* name, const Backend& owner,
 }
 
 }  // namespace
+
+static size_t elementBytes(napi_typedarray_type type) {
+  switch (type) {
+    case napi_int8_array:
+    case napi_uint8_array:
+    case napi_uint8_clamped_array:
+      return 1;
+    case napi_int16_array:
+    case napi_uint16_array:
+      return 2;
+    case napi_int32_array:
+    case napi_uint32_array:
+    case napi_float32_array:
+      return 4;
+    default:  // float64, bigint64, biguint64
+      return 8;
+  }
+}
 
 std::shared_ptr<const DeviceAllocation> ownedMemory(const DeviceBuffer& d, const Backend& owner,
                                                     const std::string& what) {
@@ -82,61 +89,104 @@ HostBytes hostBytes(const Napi::Value& typedArray) {
   if (napi_get_typedarray_info(typedArray.Env(), typedArray, &type, &length, &data, &buffer, &offset) != napi_ok)
     typeError(typedArray.Env(), "expected a TypedArray");
   if (data == nullptr) return {};
-  return {static_cast<uint8_t*>(data), typedArray.As<Napi::TypedArray>().ByteLength()};
+  return {static_cast<uint8_t*>(data), length * elementBytes(type)};
 }
 
-ArgReader::ArgReader(const Napi::Value& args, const Backend& owner, KeepAlive& keep) : owner_(owner), keep_(keep) {
-  if (!args.IsObject()) typeError(args.Env(), "expected an arguments object");
-  args_ = args.As<Napi::Object>();
+ArgReader::ArgReader(const Napi::CallbackInfo& info, const std::vector<const char*>& names, const Backend& owner,
+                     KeepAlive& keep)
+    : env_(info.Env()), names_(names), owner_(owner), keep_(keep) {
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  if (info.Length() < 2 || !info[0].IsTypedArray() ||
+      napi_get_typedarray_info(env_, info[0], &type, &length, &data, &buffer, &offset) != napi_ok ||
+      type != napi_float64_array || (data == nullptr && length > 0))
+    typeError(env_, "expected (meta: Float64Array, data: Array[, cancel]) as lib/ops/encode.ts writes them");
+  if (!info[1].IsArray()) typeError(env_, "data must be an array");
+  meta_ = static_cast<const double*>(data);
+  metaLen_ = length;
+  data_ = info[1].As<Napi::Array>();
+  cancel_ = info[2];
+}
+
+size_t ArgReader::beginSlot(const char* key) {
+  // readArgs (ops.cc) and the op's names must agree: a mismatch is a bug here, not bad input
+  if (slot_ >= names_.size() || std::strcmp(names_[slot_], key) != 0)
+    throw QmmException(ErrorCode::Internal, std::string("argument '") + key + "' read out of its order");
+  return slot_++;
+}
+
+double ArgReader::next(const char* key, const char* field) {
+  if (pos_ >= metaLen_) typeError(env_, std::string(key) + field + ": the argument data ends early");
+  return meta_[pos_++];
+}
+
+int64_t ArgReader::nextInt(const char* key, const char* field) { return toInt(env_, next(key, field), What{key, field}); }
+
+std::vector<int64_t> ArgReader::nextDims(const char* key, const char* field) {
+  const int64_t len = nextInt(key, field);
+  if (len < 0 || len > kMaxRank) typeError(env_, std::string(key) + field + " must have 0 to 8 entries");
+  std::vector<int64_t> out(static_cast<size_t>(len));
+  for (int64_t i = 0; i < len; ++i) out[static_cast<size_t>(i)] = toInt(env_, next(key, field), What{key, field, i});
+  return out;
+}
+
+void ArgReader::readTensor(const char* key, size_t slot, TensorArg& t) {
+  const int64_t dt = nextInt(key, ".dtype");
+  if (!isKnownDType(static_cast<int32_t>(dt)) || dt != static_cast<int32_t>(dt))
+    typeError(env_, std::string(key) + ".dtype is not a known dtype code");
+  t.dtype = static_cast<DType>(dt);
+  const int64_t fmt = nextInt(key, ".format");
+  if (fmt != static_cast<int64_t>(Format::ND) && fmt != static_cast<int64_t>(Format::FractalNZ))
+    typeError(env_, std::string(key) + ".format must be 2 (ND) or 29 (FRACTAL_NZ)");
+  t.format = static_cast<Format>(fmt);
+  t.offset = nextInt(key, ".offset");
+  t.shape = nextDims(key, ".shape");
+  t.strides = nextDims(key, ".strides");
+  t.storageShape = nextDims(key, ".storageShape");
+  const Napi::Value data = data_.Get(static_cast<uint32_t>(slot));
+  readMemory(data, key, owner_, keep_, t.mem);
+  // an NZ weight's emulator packs are owned by its buffer (emulator/weight_packs.h)
+  if (t.format == Format::FractalNZ && t.mem.kind == Memory::Kind::Host && t.mem.ptr != nullptr)
+    t.packs = weightPacksOf(data);
+  checkTensorBounds(t, key);
 }
 
 ArgReader& ArgReader::tensor(const char* key, TensorArg& t) {
-  Napi::Env env = args_.Env();
-  Napi::Value v = args_.Get(key);
-  if (!v.IsObject()) typeError(env, std::string(key) + " must be a tensor descriptor object");
-  Napi::Object o = v.As<Napi::Object>();
-  const int64_t dt = readInt(env, o.Get("dtype"), What{key, ".dtype"});
-  if (!isKnownDType(static_cast<int32_t>(dt)) || dt != static_cast<int32_t>(dt))
-    typeError(env, std::string(key) + ".dtype is not a known dtype code");
-  t.dtype = static_cast<DType>(dt);
-  const int64_t fmt = readInt(env, o.Get("format"), What{key, ".format"});
-  if (fmt != static_cast<int64_t>(Format::ND) && fmt != static_cast<int64_t>(Format::FractalNZ))
-    typeError(env, std::string(key) + ".format must be 2 (ND) or 29 (FRACTAL_NZ)");
-  t.format = static_cast<Format>(fmt);
-  t.shape = readIntArray(env, o.Get("shape"), What{key, ".shape"});
-  t.strides = readIntArray(env, o.Get("strides"), What{key, ".strides"});
-  t.offset = readInt(env, o.Get("offset"), What{key, ".offset"});
-  t.storageShape = readIntArray(env, o.Get("storageShape"), What{key, ".storageShape"});
-  readMemory(o.Get("data"), key, owner_, keep_, t.mem);
-  // an NZ weight's emulator packs are owned by its buffer (emulator/weight_packs.h)
-  if (t.format == Format::FractalNZ && t.mem.kind == Memory::Kind::Host && t.mem.ptr != nullptr)
-    t.packs = weightPacksOf(o.Get("data"));
-  checkTensorBounds(t, key);
+  const size_t slot = beginSlot(key);
+  if (nextInt(key, "") != 1) typeError(env_, std::string(key) + " must be a tensor");
+  readTensor(key, slot, t);
   return *this;
 }
 
 ArgReader& ArgReader::optional(const char* key, std::optional<TensorArg>& out) {
-  Napi::Value v = args_.Get(key);
-  if (v.IsUndefined() || v.IsNull()) {
+  const size_t slot = beginSlot(key);
+  const int64_t present = nextInt(key, "");
+  if (present != 0 && present != 1) typeError(env_, std::string(key) + ": presence must be 0 or 1");
+  if (present == 0) {
     out.reset();
     return *this;
   }
-  return tensor(key, out.emplace());
+  readTensor(key, slot, out.emplace());
+  return *this;
 }
 
 ArgReader& ArgReader::int32(const char* key, int& out) {
-  const int64_t v = readInt(args_.Env(), args_.Get(key), What{key});
-  if (v != static_cast<int32_t>(v)) throw Napi::RangeError::New(args_.Env(), std::string(key) + " must fit in int32");
+  beginSlot(key);
+  const int64_t v = nextInt(key, "");
+  if (v != static_cast<int32_t>(v)) throw Napi::RangeError::New(env_, std::string(key) + " must fit in int32");
   out = static_cast<int>(v);
   return *this;
 }
 
 ArgReader& ArgReader::cancel(std::shared_ptr<CancelToken>& out) {
-  Napi::Value v = args_.Get("cancel");
-  if (v.IsUndefined() || v.IsNull()) return *this;
-  CancelTokenWrap* w = CancelTokenWrap::unwrap(v);
-  if (w == nullptr) typeError(args_.Env(), "cancel must be a CancelToken");
-  keep_.hold(v.As<Napi::Object>());
+  if (slot_ != names_.size())
+    throw QmmException(ErrorCode::Internal, "an op's arguments were not all read");
+  if (cancel_.IsUndefined() || cancel_.IsNull()) return *this;
+  CancelTokenWrap* w = CancelTokenWrap::unwrap(cancel_);
+  if (w == nullptr) typeError(env_, "cancel must be a CancelToken");
+  keep_.hold(cancel_.As<Napi::Object>());
   out = w->token();
   return *this;
 }

@@ -31,21 +31,38 @@ struct HostBytes {
 };
 HostBytes hostBytes(const Napi::Value& typedArray);
 
-// Reads the named fields of one op's argument object, for the backend
-// `owner` that will run the op.
+// Reads one op's arguments as lib/ops/encode.ts writes them: `meta`, a
+// Float64Array with every slot of the op in order (its names are the op's
+// entry in constants.opArgs), `data`, an Array with each slot's TypedArray or
+// DeviceBuffer (undefined for number slots and absent tensors), and `cancel`.
+// A tensor slot is [present (0 or 1), dtype, format, offset, rank, shape...,
+// strides count, strides..., storage count, storageShape...]; a number slot is
+// its value. One typed array instead of an object per tensor: each property
+// read by name costs V8 a string conversion, and a small op made ~60 of them.
 class ArgReader {
  public:
-  ArgReader(const Napi::Value& args, const Backend& owner, KeepAlive& keep);
+  ArgReader(const Napi::CallbackInfo& info, const std::vector<const char*>& names, const Backend& owner,
+            KeepAlive& keep);
 
-  // {data, dtype, format, shape, strides, offset, storageShape}
   ArgReader& tensor(const char* key, TensorArg& out);
   ArgReader& optional(const char* key, std::optional<TensorArg>& out);
   ArgReader& int32(const char* key, int& out);
-  // `cancel`: a CancelToken made by the addon, or absent
+  // `cancel`: a CancelToken made by the addon, or undefined
   ArgReader& cancel(std::shared_ptr<CancelToken>& out);
 
  private:
-  Napi::Object args_;
+  size_t beginSlot(const char* key);  // the data index of the next slot, which must be `key`
+  double next(const char* key, const char* field);
+  int64_t nextInt(const char* key, const char* field);
+  std::vector<int64_t> nextDims(const char* key, const char* field);
+  void readTensor(const char* key, size_t slot, TensorArg& t);
+
+  Napi::Env env_;
+  const std::vector<const char*>& names_;
+  const double* meta_ = nullptr;
+  size_t metaLen_ = 0, pos_ = 0, slot_ = 0;
+  Napi::Array data_;
+  Napi::Value cancel_;
   const Backend& owner_;
   KeepAlive& keep_;
 };

@@ -100,7 +100,8 @@ Napi::Value runAsync(Napi::Env env, std::unique_ptr<OpCall> call) {
   return Napi::Value(env, promise);
 }
 
-// The JS keys of each op's arguments (backend.h has what they mean).
+// Each op's arguments, read in the order of its names in kOps (backend.h has
+// what they mean).
 void readArgs(ArgReader& in, QuantMatmulArgs& a) {
   in.tensor("x1", a.x1).tensor("x2", a.x2).tensor("scale", a.scale).optional("offset", a.offset);
   in.optional("pertokenScale", a.pertokenScale).optional("bias", a.bias).tensor("out", a.out);
@@ -116,14 +117,16 @@ void readArgs(ArgReader& in, DynamicQuantArgs& a) {
   in.tensor("x", a.x).tensor("out", a.out).tensor("scaleOut", a.scaleOut);
 }
 
-using ReadCall = std::unique_ptr<OpCall> (*)(const Napi::CallbackInfo&, const std::shared_ptr<Backend>&);
+using ArgNames = std::vector<const char*>;
+using ReadCall = std::unique_ptr<OpCall> (*)(const Napi::CallbackInfo&, const ArgNames&, const std::shared_ptr<Backend>&);
 
-// Reads an op's argument object and binds the Backend method that runs it.
+// Reads an op's arguments and binds the Backend method that runs it.
 template <typename Args, void (Backend::*Run)(const Args&)>
-std::unique_ptr<OpCall> readCall(const Napi::CallbackInfo& info, const std::shared_ptr<Backend>& backend) {
+std::unique_ptr<OpCall> readCall(const Napi::CallbackInfo& info, const ArgNames& names,
+                                 const std::shared_ptr<Backend>& backend) {
   auto call = std::make_unique<OpCall>();
   auto args = std::make_shared<Args>();
-  ArgReader in(info[0], *backend, call->keep);
+  ArgReader in(info, names, *backend, call->keep);
   readArgs(in, *args);
   in.cancel(call->cancel);
   args->cancel = call->cancel.get();
@@ -131,19 +134,24 @@ std::unique_ptr<OpCall> readCall(const Napi::CallbackInfo& info, const std::shar
   return call;
 }
 
-// Every op: `name` returns a Promise (worker thread), `syncName` blocks.
+// Every op: `name` returns a Promise (worker thread), `syncName` blocks;
+// `args` are its argument slots in readArgs' order (exported as constants.opArgs).
 struct OpEntry {
   const char* name;
   const char* syncName;
   ReadCall read;
+  ArgNames args;
 };
 
 const OpEntry kOps[] = {
-    {"quantMatmul", "quantMatmulSync", &readCall<QuantMatmulArgs, &Backend::quantMatmul>},
-    {"transQuantParam", "transQuantParamSync", &readCall<TransQuantParamArgs, &Backend::transQuantParam>},
-    {"formatCast", "formatCastSync", &readCall<FormatCastArgs, &Backend::formatCast>},
-    {"quantize", "quantizeSync", &readCall<QuantizeArgs, &Backend::quantize>},
-    {"dynamicQuant", "dynamicQuantSync", &readCall<DynamicQuantArgs, &Backend::dynamicQuant>},
+    {"quantMatmul", "quantMatmulSync", &readCall<QuantMatmulArgs, &Backend::quantMatmul>,
+     {"x1", "x2", "scale", "offset", "pertokenScale", "bias", "out"}},
+    {"transQuantParam", "transQuantParamSync", &readCall<TransQuantParamArgs, &Backend::transQuantParam>,
+     {"scale", "offset", "roundMode", "out"}},
+    {"formatCast", "formatCastSync", &readCall<FormatCastArgs, &Backend::formatCast>, {"src", "dst"}},
+    {"quantize", "quantizeSync", &readCall<QuantizeArgs, &Backend::quantize>, {"x", "scale", "offset", "out"}},
+    {"dynamicQuant", "dynamicQuantSync", &readCall<DynamicQuantArgs, &Backend::dynamicQuant>,
+     {"x", "out", "scaleOut"}},
 };
 
 template <bool Async>
@@ -151,7 +159,7 @@ Napi::Value opMethod(const Napi::CallbackInfo& info) {
   BackendHandle& self = BackendHandle::self(info);
   const auto* op = static_cast<const OpEntry*>(info.Data());
   return guarded(info.Env(), [&] {
-    std::unique_ptr<OpCall> call = op->read(info, self.backend());
+    std::unique_ptr<OpCall> call = op->read(info, op->args, self.backend());
     return Async ? runAsync(info.Env(), std::move(call)) : runSync(info.Env(), *call);
   });
 }
@@ -184,6 +192,18 @@ void checkRange(size_t offset, size_t count, size_t size, const char* what) {
 }
 
 }  // namespace
+
+Napi::Object opArgNames(Napi::Env env) {
+  Napi::Object o = Napi::Object::New(env);
+  for (const OpEntry& op : kOps) {
+    Napi::Array names = Napi::Array::New(env, op.args.size());
+    for (size_t i = 0; i < op.args.size(); ++i) names.Set(static_cast<uint32_t>(i), op.args[i]);
+    names.Freeze();
+    o.Set(op.name, names);
+  }
+  o.Freeze();
+  return o;
+}
 
 Napi::Function BackendHandle::Init(Napi::Env env) {
   std::vector<Napi::PropertyDescriptor> members = {

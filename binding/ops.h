@@ -11,6 +11,10 @@
 
 namespace qmm {
 
+// Each op's argument slots in the order the native side reads them (the
+// addon's constants.opArgs; lib/ops/encode.ts writes them in this order).
+Napi::Object opArgNames(Napi::Env env);
+
 class BackendHandle : public NativeClass<BackendHandle> {
  public:
   static constexpr const char* kClassName = "BackendHandle";

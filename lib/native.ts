@@ -28,20 +28,24 @@ export interface NativeTensorDesc {
   data: ArrayBufferView | NativeDeviceBuffer;
   dtype: number;
   format: number;
-  shape: number[];
-  strides: number[];
+  shape: readonly number[];
+  strides: readonly number[];
   offset: number;
-  storageShape: number[];
+  storageShape: readonly number[];
 }
 
 /** The ops of binding/ops.cc's table: `name` returns a Promise, `name + 'Sync'` blocks. */
 export type NativeOpName = 'quantMatmul' | 'transQuantParam' | 'formatCast' | 'quantize' | 'dynamicQuant';
 
-/** An op's argument object: tensor descriptors and numbers by the keys binding/ops.cc reads, and `cancel`. */
+/** An op's arguments by the names of constants.opArgs: tensor descriptors, numbers, and `cancel`. */
 export interface NativeOpArgs {
   [key: string]: NativeTensorDesc | number | NativeCancelToken | undefined;
   cancel?: NativeCancelToken;
 }
+
+/** What lib/ops/encode.ts makes of NativeOpArgs for a native op method (binding/marshal.h ArgReader). */
+export type NativeOpData = ReadonlyArray<ArrayBufferView | NativeDeviceBuffer | undefined>;
+type NativeOpMethod<R> = (meta: Float64Array, data: NativeOpData, cancel?: NativeCancelToken) => R;
 
 export interface NativeBackendInfo {
   name: 'cpu' | 'cann';
@@ -56,7 +60,7 @@ export type NativeBackend = {
   upload(dst: NativeDeviceBuffer, dstByteOffset: number, src: ArrayBufferView): void;
   download(src: NativeDeviceBuffer, srcByteOffset: number, dst: ArrayBufferView): void;
   copyDevice(dst: NativeDeviceBuffer, dstByteOffset: number, src: NativeDeviceBuffer, srcByteOffset: number, bytes: number): void;
-} & { [K in NativeOpName]: (args: NativeOpArgs) => Promise<void> } & { [K in NativeOpName as `${K}Sync`]: (args: NativeOpArgs) => void };
+} & { [K in NativeOpName]: NativeOpMethod<Promise<void>> } & { [K in NativeOpName as `${K}Sync`]: NativeOpMethod<void> };
 
 /** The facts the addon owns (binding/tensor.h, binding/emulator/emulator.h). */
 export interface NativeConstants {
@@ -67,6 +71,8 @@ export interface NativeConstants {
   readonly maxRank: number;
   /** npu:0 .. npu:N-1 on the cpu backend. */
   readonly emulatedDeviceCount: number;
+  /** Each op's argument slots, in the order the addon reads them. */
+  readonly opArgs: Readonly<Record<NativeOpName, readonly string[]>>;
 }
 
 /** exports.util of the addon (binding/util_ops.h): bounds-checked, TypeError/RangeError on bad arguments. */
@@ -127,7 +133,7 @@ export interface NativeAddon {
  * The version of the interface between this file and the addon
  * (binding/addon.cc kAbiVersion): a binary with another one is stale.
  */
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 
 let cached: NativeAddon | undefined;
 let loadedFrom: string | undefined;

@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadNative } from '../lib/native';
+import { encodeOpArgs } from '../lib/ops/encode';
 
 const root = path.resolve(__dirname, '..');
 const binding = path.resolve(process.env.QMM_BINDING_PATH ?? path.join(root, 'build', 'Release', 'ascend_quant_matmul.node'));
@@ -59,9 +60,9 @@ describe('misuse of the raw addon', () => {
     record('receiverReal', () => Object.getOwnPropertyDescriptor(addon.CancelToken.prototype, 'cancelled').get.call(addon.openBackend('cpu')));
     if (process.env.ASCEND_HOME_PATH) record('owner', () => {
       const cann = addon.openBackend('cann');
-      const src = { data: cann.alloc(0, 56), dtype: 2, format: 2, shape: [7, 8], strides: [8, 1], offset: 0, storageShape: [56] };
-      const dst = { data: new Int8Array(512), dtype: 2, format: 29, shape: [7, 8], strides: [8, 1], offset: 0, storageShape: [1, 1, 16, 32] };
-      addon.openBackend('cpu').formatCastSync({ src, dst });
+      // src (7, 8) int8 ND in cann device memory, dst its FRACTAL_NZ, in the wire form of lib/ops/encode.ts
+      const meta = Float64Array.from([1, 2, 2, 0, 2, 7, 8, 2, 8, 1, 1, 56, 1, 2, 29, 0, 2, 7, 8, 2, 8, 1, 4, 1, 1, 16, 32]);
+      addon.openBackend('cpu').formatCastSync(meta, [cann.alloc(0, 56), new Int8Array(512)]);
     });
     console.log(JSON.stringify(out));
   `;
@@ -88,7 +89,9 @@ describe('misuse of the raw addon', () => {
       out: { data: new Uint16Array(1), dtype: 1, format: 2, shape: [1, 1], strides: [1, 1], offset: 0, storageShape: [1] },
     };
     const cpu = loadNative().openBackend('cpu');
-    expect(() => cpu.quantMatmulSync(args)).toThrow(expect.objectContaining({ code: 'ERR_QMM_MEMORY', message: 'out of host memory for this operation' }));
-    await expect(cpu.quantMatmul(args)).rejects.toMatchObject({ code: 'ERR_QMM_MEMORY' });
+    const sync = encodeOpArgs('quantMatmul', args);
+    expect(() => cpu.quantMatmulSync(sync.meta, sync.data)).toThrow(expect.objectContaining({ code: 'ERR_QMM_MEMORY', message: 'out of host memory for this operation' }));
+    const async = encodeOpArgs('quantMatmul', args);
+    await expect(cpu.quantMatmul(async.meta, async.data)).rejects.toMatchObject({ code: 'ERR_QMM_MEMORY' });
   });
 });

@@ -11,6 +11,7 @@ import type { Device } from '../device';
 import { abortError, fromNativeError, QmmError } from '../errors';
 import { loadNative, type NativeCancelToken, type NativeOpArgs, type NativeOpName } from '../native';
 import type { Tensor } from '../tensor';
+import { encodeOpArgs } from './encode';
 import { allocOutput, describeTensor, releaseOutputs, type OutputSpec } from './operands';
 
 /** What every plan carries: where the outputs go and the abort signal (Promise form). */
@@ -75,6 +76,7 @@ async function withCancel(signal: AbortSignal | undefined, start: (cancel: Nativ
 }
 
 export function defineOp<A extends unknown[], P extends OpPlan, K extends string, R>(def: OpDefinition<A, P, K, R>): Op<A, R> {
+  const syncName = `${def.native}Sync` as const;
   const allocate = (backend: ActiveBackend, plan: P): Record<K, Tensor> => {
     const outs = {} as Record<K, Tensor>;
     try {
@@ -119,7 +121,8 @@ export function defineOp<A extends unknown[], P extends OpPlan, K extends string
     try {
       const [, outs] = withOutputs(backend, plan, staged, (a) => {
         try {
-          backend.handle[`${def.native}Sync`](a);
+          const { meta, data } = encodeOpArgs(def.native, a);
+          backend.handle[syncName](meta, data);
         } catch (e) {
           throw fromNativeError(e);
         }
@@ -143,8 +146,8 @@ export function defineOp<A extends unknown[], P extends OpPlan, K extends string
       const [done, outs] = withOutputs(backend, plan, staged, (a) => {
         throwIfAborted(signal);
         return withCancel(signal, (cancel) => {
-          if (cancel) a.cancel = cancel;
-          return backend.handle[def.native](a);
+          const { meta, data } = encodeOpArgs(def.native, a);
+          return backend.handle[def.native](meta, data, cancel);
         });
       });
       try {

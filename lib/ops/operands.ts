@@ -23,10 +23,10 @@ export function describeTensor(t: Tensor, backend: ActiveBackend, argument: stri
     data,
     dtype: codes.dtype[t.dtype],
     format: codes.format[t.format],
-    shape: [...t.shape],
-    strides: [...t.strides],
+    shape: t.shape,
+    strides: t.strides,
     offset: t.offset,
-    storageShape: t.format === 'FRACTAL_NZ' ? [...(t.storageShape as readonly number[])] : [t.storage.length],
+    storageShape: t.format === 'FRACTAL_NZ' ? (t.storageShape as readonly number[]) : [t.storage.length],
   };
 }
 

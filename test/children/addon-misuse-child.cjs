@@ -155,6 +155,28 @@ function opArgs(dataFor) {
   return a;
 }
 
+// an argument object in the wire form of lib/ops/encode.ts, garbled values and all
+function wire(op, a) {
+  const num = (v) => {
+    try {
+      return Number(v);
+    } catch {
+      return NaN; // a Symbol
+    }
+  };
+  const dims = (v) => (Array.isArray(v) ? [v.length, ...v] : [v]);
+  const meta = [];
+  const data = [];
+  for (const name of addon.constants.opArgs[op.replace(/Sync$/, '')] ?? []) {
+    const v = a[name];
+    if (v === undefined) meta.push(0);
+    else if (typeof v !== 'object' || v === null) meta.push(v);
+    else meta.push(1, v.dtype, v.format, v.offset, ...dims(v.shape), ...dims(v.strides), ...dims(v.storageShape));
+    data.push(v && typeof v === 'object' ? v.data : undefined);
+  }
+  return [Float64Array.from(meta, num), data, a.cancel];
+}
+
 function anyValue() {
   return pick([plainValue, plainValue, nativeObject, () => opArgs(dataValue)])();
 }
@@ -190,7 +212,7 @@ function ownerCall() {
   const handle = pick([cpu, cann ?? cpu]);
   if (chance(0.7)) {
     const op = pick(opNames);
-    return [`${handle === cpu ? 'cpu' : 'cann'}.${op}(foreign data)`, () => handle[op](opArgs(dataValue))];
+    return [`${handle === cpu ? 'cpu' : 'cann'}.${op}(foreign data)`, () => handle[op](...wire(op, opArgs(dataValue)))];
   }
   const method = pick(['upload', 'download', 'copyDevice']);
   const a = [dataValue(), pick([0, 8, 56]), chance(0.5) ? dataValue() : new Int8Array(8), 0, 8];
