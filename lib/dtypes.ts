@@ -67,6 +67,13 @@ export function allocHost(dtype: DType, length: number): HostArray {
   return new DTYPES[dtype].array(length) as HostArray;
 }
 
+/** Like allocHost, over memory that is not zeroed: only for arrays overwritten whole before anyone reads them. */
+export function allocHostUnzeroed(dtype: DType, length: number): HostArray {
+  const { array, itemSize } = DTYPES[dtype];
+  const bytes = Buffer.allocUnsafeSlow(length * itemSize); // its own ArrayBuffer, exactly this size
+  return new array(bytes.buffer, bytes.byteOffset, length) as HostArray;
+}
+
 /** The host array class expected for a dtype's raw data, e.g. Uint16Array for float16 bits. */
 export function hostArrayName(dtype: DType): string {
   return DTYPES[dtype].array.name;

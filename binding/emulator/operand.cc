@@ -2,6 +2,10 @@
 
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "numerics.h"
 
 namespace qmm::emu {
@@ -110,10 +114,28 @@ void packARows(const TensorArg& x1, bool int4, int64_t b, int64_t m, int64_t k, 
   for (int64_t i = r0; i < r1; ++i) {
     int8_t* d = dst + i * lda;
     if (lda > k) std::memset(d + k, 0, static_cast<size_t>(lda - k));
-    uint32_t s = 0;
-    for (int64_t kk = 0; kk < k; ++kk) s += static_cast<uint32_t>(static_cast<int32_t>(d[kk]));
-    rowSum[i] = static_cast<int32_t>(s);
+    rowSum[i] = rowSumOf(d, k);
   }
+}
+
+int32_t rowSumOf(const int8_t* row, int64_t k) {
+  uint32_t s = 0;
+  int64_t kk = 0;
+#if defined(__SSE2__)
+  // psadbw sums 8 unsigned bytes at a time: sum(x) = sum(x ^ 0x80) - 128 per byte, modulo 2^32
+  const __m128i flip = _mm_set1_epi8(static_cast<char>(0x80)), zero = _mm_setzero_si128();
+  __m128i acc = zero;
+  for (; kk + 16 <= k; kk += 16)
+    acc = _mm_add_epi64(acc, _mm_sad_epu8(_mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + kk)), flip), zero));
+  s = static_cast<uint32_t>(_mm_cvtsi128_si64(acc) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(acc, acc))) -
+      static_cast<uint32_t>(kk) * 128u;
+#endif
+  for (; kk < k; ++kk) s += static_cast<uint32_t>(static_cast<int32_t>(row[kk]));
+  return static_cast<int32_t>(s);
+}
+
+bool x1ReadInPlace(const TensorArg& x1, bool int4, int64_t k) {
+  return !int4 && k % kern::kKAlign == 0 && x1.strides[x1.rank() - 1] == 1;
 }
 
 BSource describeB(const TensorArg& x2, bool int4, bool x2Transposed, int64_t batch, int64_t k, int64_t n) {

@@ -28,6 +28,14 @@ int64_t nzC0ForMatmul(DType d);
 void packARows(const TensorArg& x1, bool int4, int64_t b, int64_t m, int64_t k, int64_t lda, int64_t r0, int64_t r1,
                int8_t* dst, int32_t* rowSum);
 
+// The wrapping sum of a row's k int8 values.
+int32_t rowSumOf(const int8_t* row, int64_t k);
+
+// True when the kernels can read x1's rows where they lie (lda = its row
+// stride): int8 rows with unit element stride and k a multiple of
+// kern::kKAlign, so a row holds exactly the kp bytes the kernels read.
+bool x1ReadInPlace(const TensorArg& x1, bool int4, int64_t k);
+
 // How to read one batch of x2 as the logical (k, n) matrix.
 struct BSource {
   enum class Kind {

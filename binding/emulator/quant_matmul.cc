@@ -1,4 +1,5 @@
-// QuantMatmul on the CPU. x1 is packed once per call. x2 is read from the
+// QuantMatmul on the CPU. x1 is read in place when its rows are int8 with
+// k a multiple of 16 (else packed once per call). x2 is read from the
 // pack its FRACTAL_NZ weight owns (weight_packs.h) or, for any other weight,
 // from where it lies, with no copy of the whole weight:
 //   * decode (m <= 16): an (n, k) weight's rows are read in place by the
@@ -62,12 +63,13 @@ struct Call {
   const Epilogue& ep;
   const kern::Kernel& K;
   int64_t m, k, n, kp, panels;
-  const int8_t* packedA;
+  const std::vector<const int8_t*>& aBatch;  // row 0 of each x1 batch, packed or in place
+  int64_t lda;                               // bytes between x1 rows (kp when packed)
   const std::vector<int32_t>& rowSum;
   uint8_t* out;
   size_t outItem;
 
-  const int8_t* aRow(int64_t x1b, int64_t i) const { return packedA + (x1b * m + i) * kp; }
+  const int8_t* aRow(int64_t x1b, int64_t i) const { return aBatch[static_cast<size_t>(x1b)] + i * lda; }
   int32_t corr(int64_t x1b, int64_t i, int32_t mul) const {
     return static_cast<int32_t>(static_cast<uint32_t>(mul) * static_cast<uint32_t>(rowSum[static_cast<size_t>(x1b * m + i)]));
   }
@@ -186,13 +188,13 @@ void runDecode(const Call& cl, const PackedWeight* owned, const std::vector<BSou
             // one panel pair at a time down the whole k range, so the weight
             // streams as two long sequential runs (measured: beats 256/512-deep blocks)
             for (int64_t pp = p0; pp < p1; pp += 2)
-              gemm(aBlock + kBeg, kp, m, owned->batch[x2b] + pp * opb + kBeg / groupDiv * kern::kGroupBytes, opb,
+              gemm(aBlock + kBeg, cl.lda, m, owned->batch[x2b] + pp * opb + kBeg / groupDiv * kern::kGroupBytes, opb,
                    std::min<int64_t>(2, p1 - pp), kEnd - kBeg, c + (pp - p0) * kern::kPanel, ldc, false);
             break;
           case DecodeRead::RowsK: {
             const BSource& sb = src[x2b];
             // the whole k range at once (measured: k blocks of 1024..4096 are slower, even for m = 15)
-            K.gemmRowsK(aBlock + kBeg, kp, m, sb.base + n0 * sb.ld + kBeg, sb.ld, n1 - n0, kLim - kBeg, c, ldc, false);
+            K.gemmRowsK(aBlock + kBeg, cl.lda, m, sb.base + n0 * sb.ld + kBeg, sb.ld, n1 - n0, kLim - kBeg, c, ldc, false);
             break;
           }
           case DecodeRead::RowsN: {
@@ -204,7 +206,7 @@ void runDecode(const Call& cl, const PackedWeight* owned, const std::vector<BSou
             for (int64_t k0 = kBeg; k0 < kEnd; k0 += kRowsNBlock) {
               const int64_t kc = std::min(kRowsNBlock, kEnd - k0);
               packRowsNBlock(src[x2b], K, p0, p1, k0, kc, dense, packed, st);
-              K.gemm(aBlock + k0, kp, m, packed, st, p1 - p0, kc, c, ldc, k0 != kBeg);
+              K.gemm(aBlock + k0, cl.lda, m, packed, st, p1 - p0, kc, c, ldc, k0 != kBeg);
             }
             break;
           }
@@ -217,7 +219,7 @@ void runDecode(const Call& cl, const PackedWeight* owned, const std::vector<BSou
               for (int64_t k0 = kBeg; k0 < kEnd; k0 += kc0) {
                 const int64_t kc = std::min(kc0, kEnd - k0), stc = kc / 4 * kern::kGroupBytes;
                 for (int64_t q = 0; q < np; ++q) packBPanel(src[x2b], K, pp + q, k0, kc, sb + q * stc);
-                K.gemm(aBlock + k0, kp, m, sb, stc, np, kc, c + (pp - p0) * kern::kPanel, ldc, k0 != kBeg);
+                K.gemm(aBlock + k0, cl.lda, m, sb, stc, np, kc, c + (pp - p0) * kern::kPanel, ldc, k0 != kBeg);
               }
             }
             break;
@@ -305,7 +307,7 @@ void runPrefillOwned(const Call& cl, const PackedWeight& w) {
         cTile.resize(static_cast<size_t>(mc * ldc));
         int32_t* c = cTile.data();
         for (int64_t k0 = 0; k0 < kp; k0 += kPrefillKc)
-          gemm(cl.aRow(x1b, m0) + k0, kp, m1 - m0, w.batch[x2b] + p0 * opb + k0 / groupDiv * kern::kGroupBytes, opb,
+          gemm(cl.aRow(x1b, m0) + k0, cl.lda, m1 - m0, w.batch[x2b] + p0 * opb + k0 / groupDiv * kern::kGroupBytes, opb,
                width, std::min(kPrefillKc, kp - k0), c, ldc, k0 != 0);
         const int64_t n0 = p0 * kern::kPanel, n1 = std::min(n, p1 * kern::kPanel);
         for (int64_t g = 0; g < count; ++g)
@@ -396,10 +398,10 @@ void runPrefillPanels(const Call& cl, const std::vector<BSource>& src) {
             int64_t len = 1;
             while (r + len < sl.r1 && len < kPrefillMc) {
               const int64_t bb = outs[static_cast<size_t>((r + len) / m)], ii = (r + len) % m;
-              if (cl.aRow(p.x1BatchOf[bb], ii) != a0 + len * kp) break;
+              if (cl.aRow(p.x1BatchOf[bb], ii) != a0 + len * cl.lda) break;
               ++len;
             }
-            K.gemm(a0 + k0, kp, len, bp, stc, width, kc, c + (r - sl.r0) * ldc, ldc, k0 != 0);
+            K.gemm(a0 + k0, cl.lda, len, bp, stc, width, kc, c + (r - sl.r0) * ldc, ldc, k0 != 0);
             r += len;
           }
         }
@@ -425,20 +427,30 @@ void quantMatmul(const QuantMatmulArgs& a) {
   const int64_t kp = kern::kPad(k), panels = kern::panelsOf(n);
   const InlineScope tiny(p.outBatches * m * kp * n <= kInlineMacs);
 
-  // x1: every batch, every row, once
+  // x1: read in place when its rows are what the kernels read, else packed
+  // once (every batch, every row); the row sums either way
+  const bool inPlace = x1ReadInPlace(a.x1, p.int4, k);
+  const int64_t lda = inPlace ? a.x1.strides[a.x1.rank() - 2] : kp;
   std::unique_ptr<int8_t[]> aHold;
-  int8_t* packedA = alignedBuffer(aHold, static_cast<size_t>(p.x1Batches * m * kp));
+  int8_t* packedA = inPlace ? nullptr : alignedBuffer(aHold, static_cast<size_t>(p.x1Batches * m * kp));
+  std::vector<const int8_t*> aBatch(static_cast<size_t>(p.x1Batches));
+  for (int64_t b = 0; b < p.x1Batches; ++b)
+    aBatch[static_cast<size_t>(b)] = inPlace ? a.x1.hostData<int8_t>() + batchOffset(a.x1, b) : packedA + b * m * kp;
   std::vector<int32_t> rowSum(static_cast<size_t>(p.x1Batches * m));
   constexpr int64_t kRowsPerTask = 64;
   const int64_t rowTasks = (m + kRowsPerTask - 1) / kRowsPerTask;
-  auto packA = [&](int64_t t) {
+  auto prepareA = [&](int64_t t) {
     const int64_t b = t / rowTasks, r0 = (t % rowTasks) * kRowsPerTask, r1 = std::min(m, r0 + kRowsPerTask);
-    packARows(a.x1, p.int4, b, m, k, kp, r0, r1, packedA + b * m * kp, rowSum.data() + b * m);
+    int32_t* sums = rowSum.data() + b * m;
+    if (!inPlace) packARows(a.x1, p.int4, b, m, k, kp, r0, r1, packedA + b * m * kp, sums);
+    else
+      for (int64_t i = r0; i < r1; ++i) sums[i] = rowSumOf(aBatch[static_cast<size_t>(b)] + i * lda, k);
   };
-  if (p.x1Batches * m * kp <= (256 << 10)) {  // small: cheaper than waking the pool
-    for (int64_t t = 0; t < p.x1Batches * rowTasks; ++t) packA(t);
+  // small: cheaper than waking the pool (row sums alone go faster than a copy)
+  if (p.x1Batches * m * kp <= (inPlace ? 1 << 20 : 256 << 10)) {
+    for (int64_t t = 0; t < p.x1Batches * rowTasks; ++t) prepareA(t);
   } else {
-    parallelFor(p.x1Batches * rowTasks, packA, [&] { return cancelled(a.cancel); });
+    parallelFor(p.x1Batches * rowTasks, prepareA, [&] { return cancelled(a.cancel); });
   }
   if (cancelled(a.cancel)) fail(ErrorCode::Aborted, "the operation was aborted");
 
@@ -448,7 +460,7 @@ void quantMatmul(const QuantMatmulArgs& a) {
   if (!owned)
     for (int64_t b = 0; b < p.x2Batches; ++b) src.push_back(describeB(a.x2, p.int4, p.x2Transposed, b, k, n));
 
-  const Call cl{a, p, ep, K, m, k, n, kp, panels, packedA, rowSum, static_cast<uint8_t*>(a.out.mem.ptr),
+  const Call cl{a, p, ep, K, m, k, n, kp, panels, aBatch, lda, rowSum, static_cast<uint8_t*>(a.out.mem.ptr),
                 itemSize(a.out.dtype)};
   if (m <= kDecodeRows) runDecode(cl, owned.get(), src);
   else if (owned) runPrefillOwned(cl, *owned);

@@ -2,7 +2,7 @@
 
 import type { ActiveBackend } from '../backend';
 import type { Device } from '../device';
-import { allocHost, DTYPES, type DType } from '../dtypes';
+import { allocHost, allocHostUnzeroed, DTYPES, type DType } from '../dtypes';
 import { fromNativeError, QmmError } from '../errors';
 import { nativeCodes, type NativeTensorDesc } from '../native';
 import { contiguousStrides, numelOf, Tensor } from '../tensor';
@@ -35,6 +35,12 @@ export interface OutputSpec {
   shape: readonly number[];
   dtype: DType;
   nz?: readonly number[];
+  /**
+   * The op writes every element (on every backend) before it returns, so host
+   * memory is not zeroed first: zeroing a prefill output cost more than its
+   * epilogue. A failed op's outputs are never handed out.
+   */
+  overwritten?: boolean;
 }
 
 /** A new output on `device` of `backend`. */
@@ -49,7 +55,7 @@ export function allocOutput(backend: ActiveBackend, spec: OutputSpec, device: De
       const buf = backend.handle.alloc(index, length * DTYPES[dtype].itemSize);
       storage = { device: buf, backend, length };
     } else {
-      storage = { host: allocHost(dtype, length), length };
+      storage = { host: spec.overwritten ? allocHostUnzeroed(dtype, length) : allocHost(dtype, length), length };
     }
   } catch (e) {
     if (e instanceof RangeError) {

@@ -18,7 +18,7 @@ const quantMatmul = defineOp({
     pertokenScale: [p.pertokenScale, 'options.pertokenScale'],
     bias: [p.bias, 'options.bias'],
   }),
-  outputs: (p) => ({ out: { shape: p.outShape, dtype: p.outputDtype } }),
+  outputs: (p) => ({ out: { shape: p.outShape, dtype: p.outputDtype, overwritten: true } }),
   result: (o) => o.out,
 });
 
