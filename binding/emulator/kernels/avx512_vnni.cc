@@ -26,7 +26,8 @@ inline int32_t load32(const int8_t* p) {
   return v;
 }
 
-constexpr int64_t kPrefetchGroups = 48;  // 3 KiB ahead in each panel (measured on Zen 4: 48 > 24, 96)
+constexpr int64_t kPrefetchGroups = 48;
+constexpr int kStreamRows4 = 2;  // rows up to which 4 panels stream side by side (more loads in flight)  // 3 KiB ahead in each panel (measured on Zen 4: 48 > 24, 96)
 
 // MR rows x NP panels (16 columns each), U interleaved k-group phases (more
 // independent accumulator chains when MR*NP is small). groups % U == 0 (kc is
@@ -50,7 +51,7 @@ inline void micro(const int8_t* a, int64_t lda, const int8_t* b0, int64_t bStrid
       __m512i x[NP];
 #pragma GCC unroll 8
       for (int p = 0; p < NP; ++p) {
-        if (NP <= 2 && MR <= 8)  // decode (bandwidth-bound): pull the panel stream ahead of use
+        if ((NP <= 2 && MR <= 8) || MR <= kStreamRows4)  // decode (bandwidth-bound): pull the panel streams ahead of use
           _mm_prefetch(reinterpret_cast<const char*>(b0 + p * bStride + (g + u + kPrefetchGroups) * kGroupBytes), _MM_HINT_T0);
         x[p] = _mm512_loadu_si512(b0 + p * bStride + (g + u) * kGroupBytes);
       }
@@ -118,7 +119,7 @@ void gemmVnni(const int8_t* a, int64_t lda, int64_t rows, const int8_t* b, int64
   // many rows (prefill): 6 rows x 64 columns (4 B vectors, 6 broadcasts per
   // 24 vpdpbusd) measured ~8% faster than 12 x 32; few rows (decode): 12 x 32
   // keeps a 1024-deep panel pair in L1 across the row strips.
-  if (rows > 16)
+  if (rows > 16 || rows <= kStreamRows4)
     for (; p + 4 <= panels; p += 4)
       strips(rows, kMaxMR4, [&](int64_t r0, int mr) {
         kMicro4[mr](a + r0 * lda, lda, b + p * bStride, bStride, groups, c + r0 * ldc + p * 16, ldc, accumulate);
