@@ -243,12 +243,13 @@ void testGemmWrap(const Kernel& k) {
 }
 
 // The GEMM read straight from rows of k (gemmRowsK) against direct sums: any
-// kc (odd, below and across 64-byte steps), strides wider than kc, rows and
+// kc (odd, below and across 64-byte steps, rows longer than 8 KiB), strides wider than kc, rows and
 // columns off every tile size, accumulate or not, values at the int8 limits.
 void testGemmRowsK(const Kernel& k, int iters) {
   for (int it = 0; it < iters; ++it) {
     const int64_t rows = randInt(1, 20), cols = randInt(1, 40);
-    const int64_t kc = it % 4 == 0 ? randInt(0, 70) : randInt(1, it % 7 == 0 ? 5000 : 700);
+    // rows of 8192 bytes and more take the kernel's prefetch-ahead path
+    const int64_t kc = it % 4 == 0 ? randInt(0, 70) : it % 11 == 1 ? randInt(8192, 12000) : randInt(1, it % 7 == 0 ? 5000 : 700);
     const int64_t lda = kc + randInt(0, 70), ldb = kc + randInt(0, 70);
     // exactly the bytes the kernel may read, so the vectors end where the data does
     std::vector<int8_t> a(static_cast<size_t>((rows - 1) * lda + kc)), b(static_cast<size_t>((cols - 1) * ldb + kc));
