@@ -4,10 +4,7 @@
 #include <cstdlib>
 #include <new>
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
-
+#include "huge_pages.h"
 #include "thread_pool.h"
 
 namespace qmm::emu {
@@ -20,14 +17,11 @@ std::atomic<size_t> liveBytes{0};
 }  // namespace
 
 PanelMemory::PanelMemory(size_t bytes) {
-  constexpr size_t kHuge = size_t{2} << 20;
-  const bool big = bytes >= kHuge;
-  const size_t align = big ? kHuge : 64;
+  const bool big = bytes >= kHugePage;
+  const size_t align = big ? kHugePage : 64;
   const size_t rounded = (bytes + align - 1) / align * align;
   if (posix_memalign(&p, align, rounded) != 0 || p == nullptr) throw std::bad_alloc();
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  if (big) madvise(p, rounded, MADV_HUGEPAGE);  // a hint: failure only costs speed
-#endif
+  if (big) adviseHugePages(p, rounded);
 }
 
 PanelMemory::~PanelMemory() { std::free(p); }
