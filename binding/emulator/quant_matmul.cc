@@ -46,7 +46,7 @@ T* alignedScratch(std::vector<T>& v, size_t count) {
 
 constexpr int64_t kDecodeRows = 16;
 constexpr int64_t kDecodeStreams = 4;
-constexpr size_t kHugeOutput = size_t{8} << 20;  // output bytes from which huge pages are asked for  // panels per decode gemm call: each one sequential stream  // m at or below this: bandwidth-bound "decode" tiling
+constexpr size_t kHugeOutput = size_t{2} << 20;  // output bytes from which huge pages are asked for  // panels per decode gemm call: each one sequential stream  // m at or below this: bandwidth-bound "decode" tiling
 constexpr int64_t kRowsNBlock = 64;    // rows per dense block of a (k, n) weight in decode (measured: 64 > 16, 128, 256)
 constexpr int64_t kPrefillKc = 1024;   // measured on Zen 4: 1024 > 512 > 256 with the 6 x 64 microkernel
 constexpr int64_t kPrefillPanels = 16; // panels per prefill n block: 16 x 1024-deep = 256 KiB, in L2 (8, 32: same)
