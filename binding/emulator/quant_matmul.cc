@@ -156,7 +156,7 @@ void runDecode(const Call& cl, const PackedWeight* owned, const std::vector<BSou
   const auto gemm = nib ? K.gemm4 : K.gemm;
   const int64_t opb = nib ? kern::panelBytes4(kp) : kern::panelBytes(kp);
   const int64_t groupDiv = nib ? 8 : 4;  // k per 64 bytes of a panel
-  const int32_t corrMul = nib ? K.corrMul4 : K.corrMul;
+  const int32_t corrMul = read == DecodeRead::RowsK ? K.corrMulRowsK : nib ? K.corrMul4 : K.corrMul;
 
   parallelFor(
       p.outBatches * tl.nBlocks * tl.kSplit,

@@ -361,7 +361,9 @@ Kernel makeTable() {
   const Kernel* v = vnni512Kernel();
   if (v == nullptr)
     return Kernel{"amx_int8", 0, 0, gemmAmx, packRowsNPortable, packRowsKPortable, epilogueScalar, probeAmx, gemm4Amx, 8};
-  return Kernel{"amx_int8", 0, 0, gemmAmx, v->packRowsN, v->packRowsK, v->epilogue, probeAmx, gemm4Amx, 8};
+  // decode from an (n, k) weight: VNNI's rows kernel (one row of A cannot fill a tile)
+  return Kernel{"amx_int8", 0, 0, gemmAmx, v->packRowsN, v->packRowsK, v->epilogue, probeAmx, gemm4Amx, 8,
+                v->gemmRowsK, v->corrMulRowsK};
 #endif
 }
 

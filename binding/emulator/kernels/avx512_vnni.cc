@@ -392,7 +392,7 @@ double probeVnni(double seconds) {
 }
 
 const Kernel kVnni{"vnni512", 0x80, 128, gemmVnni, packRowsNVnni, packRowsKVnni, epilogueVnni, probeVnni, gemm4Vnni, 8,
-                   gemmRowsKVnni};
+                   gemmRowsKVnni, 128};
 
 }  // namespace
 

@@ -96,11 +96,12 @@ struct Kernel {
   // Optional (null: the weight is packed into panels first): the GEMM read
   // straight from a weight whose rows are n, for few rows of A (decode):
   // C[i][j] = (accumulate ? C[i][j] : 0) + sum_{kk < kc} A[i*lda + kk] * B[j*ldb + kk]
-  // + corrMul * rowsum(A[i][0..kc)) (the same correction as gemm), for
-  // i < rows, j < cols. Reads exactly kc bytes of each A and B row; kc is any
-  // count (no padding needed).
+  // + corrMulRowsK * rowsum(A[i][0..kc)), for i < rows, j < cols. Reads
+  // exactly kc bytes of each A and B row; kc is any count (no padding needed).
+  // The AMX table uses the VNNI one (its correction differs from AMX gemm's).
   void (*gemmRowsK)(const int8_t* a, int64_t lda, int64_t rows, const int8_t* b, int64_t ldb, int64_t cols,
                     int64_t kc, int32_t* c, int64_t ldc, bool accumulate) = nullptr;
+  int32_t corrMulRowsK = 0;
 };
 
 static inline int64_t panelBytes4(int64_t kp) { return kp / 8 * kGroupBytes; }

@@ -270,7 +270,7 @@ void testGemmRowsK(const Kernel& k, int iters) {
         uint32_t s = acc ? static_cast<uint32_t>(before[i * ldc + j]) : 0u;
         for (int64_t kk = 0; kk < kc; ++kk)
           s += static_cast<uint32_t>(static_cast<int32_t>(a[i * lda + kk]) * static_cast<int32_t>(b[j * ldb + kk]));
-        if (static_cast<uint32_t>(c[i * ldc + j]) - static_cast<uint32_t>(k.corrMul) * rs != s) ok = false;
+        if (static_cast<uint32_t>(c[i * ldc + j]) - static_cast<uint32_t>(k.corrMulRowsK) * rs != s) ok = false;
       }
       for (int64_t j = cols; j < ldc; ++j)
         if (c[i * ldc + j] != before[i * ldc + j]) ok = false;  // nothing written past cols
@@ -561,6 +561,13 @@ int main(int argc, char** argv) {
     testKernel(*c.kernel, iters, exhaustive);
   }
   if (!cpuHasAmxInt8()) std::printf("amx: skipped (%s)\n", amxUnavailableReason().c_str());
+  // the AMX table's decode path from (n, k) weights is VNNI code: checked
+  // wherever VNNI runs, with the table's own correction
+  const Kernel* amx = amxKernel();
+  if (amx != nullptr && amx->gemmRowsK != nullptr && cpuHasVnni512()) {
+    std::printf("testing %s gemmRowsK (VNNI code)\n", amx->name);
+    testGemmRowsK(*amx, iters);
+  }
 
   std::printf("kernels tested: %d (active: %s; available: %s)\n", tested, active().name, availableKernels().c_str());
   if (!expectActive.empty())
