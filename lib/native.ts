@@ -238,9 +238,13 @@ function missingCodes(mod: NativeAddon, file: string): string {
 
 /** The addon's aclDataType and aclFormat codes, by the names lib/ uses. */
 export function nativeCodes(): { dtype: Readonly<Record<DType, number>>; format: Readonly<Record<Format, number>> } {
-  const c = loadNative().constants;
-  return { dtype: c.dtypes as Record<DType, number>, format: c.formats as Record<Format, number> };
+  if (!codes) {
+    const c = loadNative().constants;
+    codes = { dtype: c.dtypes as Record<DType, number>, format: c.formats as Record<Format, number> };
+  }
+  return codes;
 }
+let codes: { dtype: Readonly<Record<DType, number>>; format: Readonly<Record<Format, number>> } | undefined;
 
 export function nativePath(): string | undefined {
   return loadedFrom;

@@ -9,10 +9,10 @@
 import { currentBackend, type ActiveBackend } from '../backend';
 import type { Device } from '../device';
 import { abortError, fromNativeError, QmmError } from '../errors';
-import { loadNative, type NativeCancelToken, type NativeOpArgs, type NativeOpName } from '../native';
+import { loadNative, type NativeCancelToken, type NativeOpData, type NativeOpName } from '../native';
 import type { Tensor } from '../tensor';
-import { encodeOpArgs } from './encode';
-import { allocOutput, describeTensor, releaseOutputs, type OutputSpec } from './operands';
+import { encodeCall } from './encode';
+import { allocOutput, releaseOutputs, type OutputSpec } from './operands';
 
 /** What every plan carries: where the outputs go and the abort signal (Promise form). */
 export interface OpPlan {
@@ -88,23 +88,12 @@ export function defineOp<A extends unknown[], P extends OpPlan, K extends string
     return outs;
   };
 
-  const nativeArgs = (backend: ActiveBackend, plan: P, outs: Record<K, Tensor>, staged: Tensor | undefined): NativeOpArgs => {
-    // filled key by key: V8 handles a spread-copied object here badly (a soak's young
-    // generation grows to its maximum), a plain one it does not
-    const args: NativeOpArgs = {};
-    for (const [key, [t, argument]] of Object.entries(def.inputs(plan, staged))) {
-      if (t) args[key] = describeTensor(t, backend, argument);
-    }
-    for (const [key, t] of Object.entries<Tensor>(outs)) args[key] = describeTensor(t, backend, key);
-    for (const [key, v] of Object.entries(def.scalars?.(plan) ?? {})) args[key] = v;
-    return args;
-  };
-
-  // Allocates the outputs, runs `call` on them and hands them over, or frees them if it fails.
-  const withOutputs = <T>(backend: ActiveBackend, plan: P, staged: Tensor | undefined, call: (args: NativeOpArgs) => T): [T, Record<K, Tensor>] => {
+  // Allocates the outputs, runs `call` on the wire form of the call and hands the outputs over, or frees them if it fails.
+  const withOutputs = <T>(backend: ActiveBackend, plan: P, staged: Tensor | undefined, call: (meta: Float64Array, data: NativeOpData) => T): [T, Record<K, Tensor>] => {
     const outs = allocate(backend, plan);
     try {
-      return [call(nativeArgs(backend, plan, outs, staged)), outs];
+      const { meta, data } = encodeCall(def.native, backend, def.inputs(plan, staged), outs, def.scalars?.(plan));
+      return [call(meta, data), outs];
     } catch (e) {
       releaseOutputs(Object.values<Tensor>(outs));
       throw e;
@@ -119,9 +108,8 @@ export function defineOp<A extends unknown[], P extends OpPlan, K extends string
     const stage = def.stage?.(plan);
     const staged = stage ? stage.op.runSync([...stage.args], backend) : undefined;
     try {
-      const [, outs] = withOutputs(backend, plan, staged, (a) => {
+      const [, outs] = withOutputs(backend, plan, staged, (meta, data) => {
         try {
-          const { meta, data } = encodeOpArgs(def.native, a);
           backend.handle[syncName](meta, data);
         } catch (e) {
           throw fromNativeError(e);
@@ -143,12 +131,10 @@ export function defineOp<A extends unknown[], P extends OpPlan, K extends string
     const stage = def.stage?.(plan);
     const staged = stage ? await stage.op.runAsync([...stage.args], backend) : undefined;
     try {
-      const [done, outs] = withOutputs(backend, plan, staged, (a) => {
+      const [done, outs] = withOutputs(backend, plan, staged, (meta, data) => {
         throwIfAborted(signal);
-        return withCancel(signal, (cancel) => {
-          const { meta, data } = encodeOpArgs(def.native, a);
-          return backend.handle[def.native](meta, data, cancel);
-        });
+        // withCancel calls back before its first await: the addon reads meta before anything can reuse it
+        return withCancel(signal, (cancel) => backend.handle[def.native](meta, data, cancel));
       });
       try {
         await done;

@@ -9,7 +9,10 @@
  * a small op's native time.
  */
 
-import { loadNative, type NativeOpArgs, type NativeOpData, type NativeOpName, type NativeTensorDesc } from '../native';
+import type { ActiveBackend } from '../backend';
+import { QmmError } from '../errors';
+import { loadNative, nativeCodes, type NativeOpArgs, type NativeOpData, type NativeOpName, type NativeTensorDesc } from '../native';
+import type { Tensor } from '../tensor';
 
 // Reused by every call: the addon reads it before the op method returns, even
 // for the Promise form, so no two calls ever share it.
@@ -40,7 +43,7 @@ function putTensor(t: NativeTensorDesc): void {
   putDims(t.storageShape);
 }
 
-/** `args` in the wire form of `op`; the meta array is valid until the next call of this function. */
+/** `args` (descriptors built by hand: tests, tools) in the wire form of `op`; the meta array is valid until the next call of this module. */
 export function encodeOpArgs(op: NativeOpName, args: NativeOpArgs): { meta: Float64Array; data: NativeOpData } {
   const names = loadNative().constants.opArgs[op];
   const data: NativeOpData[number][] = [];
@@ -56,6 +59,59 @@ export function encodeOpArgs(op: NativeOpName, args: NativeOpArgs): { meta: Floa
     } else {
       putTensor(v as NativeTensorDesc);
       data.push((v as NativeTensorDesc).data);
+    }
+  }
+  return { meta, data };
+}
+
+/** A tensor's slot, straight from the Tensor (the per-call path: no descriptor object); returns its memory. */
+function putTensorOf(t: Tensor, backend: ActiveBackend, argument: string): NativeOpData[number] {
+  const storage = t.storage;
+  if (storage.device && storage.backend !== backend) {
+    throw new QmmError('ERR_QMM_DEVICE', `${argument}: its memory belongs to the ${storage.backend?.name} backend, but ops now run on ${backend.name}; move it with .cpu() first`, { argument });
+  }
+  const codes = nativeCodes();
+  put(1);
+  put(codes.dtype[t.dtype]);
+  put(codes.format[t.format]);
+  put(t.offset);
+  putDims(t.shape);
+  putDims(t.strides);
+  if (t.format === 'FRACTAL_NZ') putDims(t.storageShape as readonly number[]);
+  else {
+    put(1);
+    put(storage.length);
+  }
+  return storage.device ?? (storage.host as ArrayBufferView);
+}
+
+/**
+ * One op call in the wire form: each slot of `op` from `inputs` (tensor and
+ * the argument name its errors use), then `outputs`, then `scalars`; a slot
+ * in none of them, or an undefined input, is absent. A tensor whose device
+ * memory belongs to another backend is refused here (ERR_QMM_DEVICE). The
+ * meta array is valid until the next call of this module.
+ */
+export function encodeCall(
+  op: NativeOpName,
+  backend: ActiveBackend,
+  inputs: Readonly<Record<string, readonly [Tensor | undefined, string]>>,
+  outputs: Readonly<Record<string, Tensor>>,
+  scalars: Readonly<Record<string, number>> | undefined,
+): { meta: Float64Array; data: NativeOpData } {
+  const names = loadNative().constants.opArgs[op];
+  const data: NativeOpData[number][] = [];
+  used = 0;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    const input = inputs[name];
+    const out = input === undefined ? outputs[name] : undefined;
+    const scalar = input === undefined && out === undefined ? scalars?.[name] : undefined;
+    if (input !== undefined && input[0] !== undefined) data.push(putTensorOf(input[0], backend, input[1]));
+    else if (out !== undefined) data.push(putTensorOf(out, backend, name));
+    else {
+      put(scalar ?? 0); // a number slot, or 0: an absent tensor
+      data.push(undefined);
     }
   }
   return { meta, data };

@@ -1,34 +1,10 @@
-/** Tensors as the native ops take them: input descriptors, and outputs allocated and freed. */
+/** The outputs of an op: allocated on the inputs' device, and freed when the op fails. */
 
 import type { ActiveBackend } from '../backend';
 import type { Device } from '../device';
 import { allocHost, allocHostUnzeroed, DTYPES, type DType } from '../dtypes';
 import { fromNativeError, QmmError } from '../errors';
-import { nativeCodes, type NativeTensorDesc } from '../native';
 import { contiguousStrides, numelOf, Tensor } from '../tensor';
-
-/** The descriptor the native backend reads (binding/tensor.h TensorArg). */
-export function describeTensor(t: Tensor, backend: ActiveBackend, argument: string): NativeTensorDesc {
-  let data: NativeTensorDesc['data'];
-  if (t.storage.device) {
-    if (t.storage.backend !== backend) {
-      throw new QmmError('ERR_QMM_DEVICE', `${argument}: its memory belongs to the ${t.storage.backend?.name} backend, but ops now run on ${backend.name}; move it with .cpu() first`, { argument });
-    }
-    data = t.storage.device;
-  } else {
-    data = t.storage.host as ArrayBufferView;
-  }
-  const codes = nativeCodes();
-  return {
-    data,
-    dtype: codes.dtype[t.dtype],
-    format: codes.format[t.format],
-    shape: t.shape,
-    strides: t.strides,
-    offset: t.offset,
-    storageShape: t.format === 'FRACTAL_NZ' ? (t.storageShape as readonly number[]) : [t.storage.length],
-  };
-}
 
 /** An output an op allocates: contiguous, FRACTAL_NZ when `nz` (its storage dims) is given. */
 export interface OutputSpec {
