@@ -21,10 +21,12 @@ namespace {
 
 constexpr int64_t kPrefetchBytes = 1024;  // ahead in each B row (measured: 0..4096 within noise; kept for DRAM-bound shapes)
 
-// Rows at least this long pull the next column group into L2 ahead of use
-// (measured on Zen 4: S1's 11264-byte rows from DRAM 15% faster; 512- and
-// 4096-byte rows already in L3 2-10% slower with it).
-constexpr int64_t kLongRow = 8192;
+// Rows at least this long pull the next column group into L2 ahead of use:
+// what decode streams from DRAM (a model's weights do not fit in L3). Measured
+// on Zen 4: S1's 11264-byte rows 15-20% faster, S6's 4096-byte rows from DRAM
+// 15% faster and from L3 up to 5% slower; 512-byte rows (S2, in L2) 10%
+// slower, so short rows go without.
+constexpr int64_t kLongRow = 2048;
 
 inline __mmask64 firstBytes(int64_t n) { return n >= 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1; }
 

@@ -248,7 +248,7 @@ void testGemmWrap(const Kernel& k) {
 void testGemmRowsK(const Kernel& k, int iters) {
   for (int it = 0; it < iters; ++it) {
     const int64_t rows = randInt(1, 20), cols = randInt(1, 40);
-    // rows of 8192 bytes and more take the kernel's prefetch-ahead path
+    // rows of 2048 bytes and more take the kernel's prefetch-ahead path
     const int64_t kc = it % 4 == 0 ? randInt(0, 70) : it % 11 == 1 ? randInt(8192, 12000) : randInt(1, it % 7 == 0 ? 5000 : 700);
     const int64_t lda = kc + randInt(0, 70), ldb = kc + randInt(0, 70);
     // exactly the bytes the kernel may read, so the vectors end where the data does
