@@ -44,9 +44,9 @@ T* alignedScratch(std::vector<T>& v, size_t count) {
   return reinterpret_cast<T*>((addr + 63) & ~uintptr_t{63});
 }
 
-constexpr int64_t kDecodeRows = 16;
-constexpr int64_t kDecodeStreams = 4;
-constexpr size_t kHugeOutput = size_t{2} << 20;  // output bytes from which huge pages are asked for  // panels per decode gemm call: each one sequential stream  // m at or below this: bandwidth-bound "decode" tiling
+constexpr int64_t kDecodeRows = 16;     // m at or below this: bandwidth-bound "decode" tiling
+constexpr int64_t kDecodeStreams = 4;   // panels per decode gemm call: each one sequential stream
+constexpr size_t kHugeOutput = size_t{2} << 20;  // output bytes from which huge pages are asked for
 constexpr int64_t kRowsNBlock = 64;    // rows per dense block of a (k, n) weight in decode (measured: 64 > 16, 128, 256)
 constexpr int64_t kPrefillKc = 1024;   // measured on Zen 4: 1024 > 512 > 256 with the 6 x 64 microkernel
 constexpr int64_t kPrefillPanels = 16; // panels per prefill n block: 16 x 1024-deep = 256 KiB, in L2 (8, 32: same)
@@ -188,8 +188,8 @@ void runDecode(const Call& cl, const PackedWeight* owned, const std::vector<BSou
         }
         switch (read) {
           case DecodeRead::Owned:
-            // one panel pair at a time down the whole k range, so the weight
-            // streams as two long sequential runs (measured: beats 256/512-deep blocks)
+            // kDecodeStreams panels at a time down the whole k range, so the weight
+            // streams as that many long sequential runs (measured: beats 256/512-deep blocks)
             for (int64_t pp = p0; pp < p1; pp += kDecodeStreams)
               gemm(aBlock + kBeg, cl.lda, m, owned->batch[x2b] + pp * opb + kBeg / groupDiv * kern::kGroupBytes, opb,
                    std::min<int64_t>(kDecodeStreams, p1 - pp), kEnd - kBeg, c + (pp - p0) * kern::kPanel, ldc, false);

@@ -26,8 +26,8 @@ inline int32_t load32(const int8_t* p) {
   return v;
 }
 
-constexpr int64_t kPrefetchGroups = 48;
-constexpr int kStreamRows4 = 2;  // rows up to which 4 panels stream side by side (more loads in flight)  // 3 KiB ahead in each panel (measured on Zen 4: 48 > 24, 96)
+constexpr int64_t kPrefetchGroups = 48;  // 3 KiB ahead in each panel (measured on Zen 4: 48 > 24, 96)
+constexpr int kStreamRows4 = 2;          // rows up to which 4 panels stream side by side (more loads in flight)
 
 // MR rows x NP panels (16 columns each), U interleaved k-group phases (more
 // independent accumulator chains when MR*NP is small). groups % U == 0 (kc is
@@ -117,8 +117,9 @@ void gemmVnni(const int8_t* a, int64_t lda, int64_t rows, const int8_t* b, int64
   const int64_t groups = kc / 4;
   int64_t p = 0;
   // many rows (prefill): 6 rows x 64 columns (4 B vectors, 6 broadcasts per
-  // 24 vpdpbusd) measured ~8% faster than 12 x 32; few rows (decode): 12 x 32
-  // keeps a 1024-deep panel pair in L1 across the row strips.
+  // 24 vpdpbusd) measured ~8% faster than 12 x 32; 1 or 2 rows (decode):
+  // 4 panels as 4 prefetched streams; 3 to 16 rows: 12 x 32 keeps a
+  // 1024-deep panel pair in L1 across the row strips.
   if (rows > 16 || rows <= kStreamRows4)
     for (; p + 4 <= panels; p += 4)
       strips(rows, kMaxMR4, [&](int64_t r0, int mr) {

@@ -243,8 +243,9 @@ void testGemmWrap(const Kernel& k) {
 }
 
 // The GEMM read straight from rows of k (gemmRowsK) against direct sums: any
-// kc (odd, below and across 64-byte steps, rows longer than 8 KiB), strides wider than kc, rows and
-// columns off every tile size, accumulate or not, values at the int8 limits.
+// kc (odd, below and across 64-byte steps, rows longer than 8 KiB), strides
+// wider than kc, rows and columns off every tile size, accumulate or not,
+// values at the int8 limits.
 void testGemmRowsK(const Kernel& k, int iters) {
   for (int it = 0; it < iters; ++it) {
     const int64_t rows = randInt(1, 20), cols = randInt(1, 40);
