@@ -51,24 +51,6 @@ void readMemory(const Napi::Value& data, const char* name, const Backend& owner,
 
 }  // namespace
 
-static size_t elementBytes(napi_typedarray_type type) {
-  switch (type) {
-    case napi_int8_array:
-    case napi_uint8_array:
-    case napi_uint8_clamped_array:
-      return 1;
-    case napi_int16_array:
-    case napi_uint16_array:
-      return 2;
-    case napi_int32_array:
-    case napi_uint32_array:
-    case napi_float32_array:
-      return 4;
-    default:  // float64, bigint64, biguint64
-      return 8;
-  }
-}
-
 std::shared_ptr<const DeviceAllocation> ownedMemory(const DeviceBuffer& d, const Backend& owner,
                                                     const std::string& what) {
   const std::shared_ptr<const DeviceAllocation>& m = d.allocation();
@@ -89,7 +71,7 @@ HostBytes hostBytes(const Napi::Value& typedArray) {
   if (napi_get_typedarray_info(typedArray.Env(), typedArray, &type, &length, &data, &buffer, &offset) != napi_ok)
     typeError(typedArray.Env(), "expected a TypedArray");
   if (data == nullptr) return {};
-  return {static_cast<uint8_t*>(data), length * elementBytes(type)};
+  return {static_cast<uint8_t*>(data), typedArray.As<Napi::TypedArray>().ByteLength()};
 }
 
 ArgReader::ArgReader(const Napi::CallbackInfo& info, const std::vector<const char*>& names, const Backend& owner,
