@@ -236,7 +236,9 @@ function missingCodes(mod: NativeAddon, file: string): string {
   return lacks.length > 0 ? `${file} has no code for ${lacks.join(', ')}` : '';
 }
 
-/** The addon's aclDataType and aclFormat codes, by the names lib/ uses. */
+let codes: { dtype: Readonly<Record<DType, number>>; format: Readonly<Record<Format, number>> } | undefined;
+
+/** The addon's aclDataType and aclFormat codes, by the names lib/ uses (read once: ops ask on every call). */
 export function nativeCodes(): { dtype: Readonly<Record<DType, number>>; format: Readonly<Record<Format, number>> } {
   if (!codes) {
     const c = loadNative().constants;
@@ -244,7 +246,6 @@ export function nativeCodes(): { dtype: Readonly<Record<DType, number>>; format:
   }
   return codes;
 }
-let codes: { dtype: Readonly<Record<DType, number>>; format: Readonly<Record<Format, number>> } | undefined;
 
 export function nativePath(): string | undefined {
   return loadedFrom;

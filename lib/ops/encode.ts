@@ -33,35 +33,42 @@ function putDims(dims: readonly number[]): void {
   for (let i = 0; i < dims.length; i++) put(dims[i]);
 }
 
-function putTensor(t: NativeTensorDesc): void {
+/** A present tensor slot; the storage dims are written by the caller. */
+function putTensorHead(dtype: number, format: number, offset: number, shape: readonly number[], strides: readonly number[]): void {
   put(1);
-  put(t.dtype);
-  put(t.format);
-  put(t.offset);
-  putDims(t.shape);
-  putDims(t.strides);
-  putDims(t.storageShape);
+  put(dtype);
+  put(format);
+  put(offset);
+  putDims(shape);
+  putDims(strides);
+}
+
+/** A number slot, or 0 for an absent tensor; its memory is undefined. */
+function putNumber(v: number): undefined {
+  put(v);
+  return undefined;
+}
+
+/** Every slot of `op` in the addon's order, each written by `putSlot`, which returns the slot's memory. */
+function encode(op: NativeOpName, putSlot: (name: string) => NativeOpData[number]): { meta: Float64Array; data: NativeOpData } {
+  const names = loadNative().constants.opArgs[op];
+  const data: NativeOpData[number][] = [];
+  used = 0;
+  for (let i = 0; i < names.length; i++) data.push(putSlot(names[i]));
+  return { meta, data };
 }
 
 /** `args` (descriptors built by hand: tests, tools) in the wire form of `op`; the meta array is valid until the next call of this module. */
 export function encodeOpArgs(op: NativeOpName, args: NativeOpArgs): { meta: Float64Array; data: NativeOpData } {
-  const names = loadNative().constants.opArgs[op];
-  const data: NativeOpData[number][] = [];
-  used = 0;
-  for (const name of names) {
+  return encode(op, (name) => {
     const v = args[name];
-    if (typeof v === 'number') {
-      put(v);
-      data.push(undefined);
-    } else if (v === undefined) {
-      put(0);
-      data.push(undefined);
-    } else {
-      putTensor(v as NativeTensorDesc);
-      data.push((v as NativeTensorDesc).data);
-    }
-  }
-  return { meta, data };
+    if (typeof v === 'number') return putNumber(v);
+    if (v === undefined) return putNumber(0);
+    const t = v as NativeTensorDesc;
+    putTensorHead(t.dtype, t.format, t.offset, t.shape, t.strides);
+    putDims(t.storageShape);
+    return t.data;
+  });
 }
 
 /** A tensor's slot, straight from the Tensor (the per-call path: no descriptor object); returns its memory. */
@@ -71,12 +78,7 @@ function putTensorOf(t: Tensor, backend: ActiveBackend, argument: string): Nativ
     throw new QmmError('ERR_QMM_DEVICE', `${argument}: its memory belongs to the ${storage.backend?.name} backend, but ops now run on ${backend.name}; move it with .cpu() first`, { argument });
   }
   const codes = nativeCodes();
-  put(1);
-  put(codes.dtype[t.dtype]);
-  put(codes.format[t.format]);
-  put(t.offset);
-  putDims(t.shape);
-  putDims(t.strides);
+  putTensorHead(codes.dtype[t.dtype], codes.format[t.format], t.offset, t.shape, t.strides);
   if (t.format === 'FRACTAL_NZ') putDims(t.storageShape as readonly number[]);
   else {
     put(1);
@@ -99,20 +101,11 @@ export function encodeCall(
   outputs: Readonly<Record<string, Tensor>>,
   scalars: Readonly<Record<string, number>> | undefined,
 ): { meta: Float64Array; data: NativeOpData } {
-  const names = loadNative().constants.opArgs[op];
-  const data: NativeOpData[number][] = [];
-  used = 0;
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i];
+  return encode(op, (name) => {
     const input = inputs[name];
-    const out = input === undefined ? outputs[name] : undefined;
-    const scalar = input === undefined && out === undefined ? scalars?.[name] : undefined;
-    if (input !== undefined && input[0] !== undefined) data.push(putTensorOf(input[0], backend, input[1]));
-    else if (out !== undefined) data.push(putTensorOf(out, backend, name));
-    else {
-      put(scalar ?? 0); // a number slot, or 0: an absent tensor
-      data.push(undefined);
-    }
-  }
-  return { meta, data };
+    if (input !== undefined) return input[0] !== undefined ? putTensorOf(input[0], backend, input[1]) : putNumber(0);
+    const out = outputs[name];
+    if (out !== undefined) return putTensorOf(out, backend, name);
+    return putNumber(scalars?.[name] ?? 0); // a number slot, or 0: an absent tensor
+  });
 }
