@@ -24,7 +24,7 @@ constexpr int64_t kPrefetchBytes = 1024;  // ahead in each B row (measured: 0..4
 // Rows at least this long pull the next column group into L2 ahead of use:
 // what decode streams from DRAM (a model's weights do not fit in L3). Measured
 // on Zen 4: S1's 11264-byte rows 15-20% faster, S6's 4096-byte rows from DRAM
-// 15% faster and from L3 up to 5% slower; 512-byte rows (S2, in L2) 10%
+// 15-20% faster and from L3 10-15% slower; 512-byte rows (S2, in L2) 10%
 // slower, so short rows go without.
 constexpr int64_t kLongRow = 2048;
 
